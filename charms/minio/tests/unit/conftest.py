@@ -1,0 +1,168 @@
+"""Shared fixtures: a Scenario context, base states, a fake S3 bucket API, fake Kubernetes."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import s3_client
+from charm import ROOT_SECRET_LABEL, MinioCharm
+from kfcharm.testing.leaks import find_leaks
+from ops import testing
+
+MODEL = testing.Model(name="kubeflow", uuid=str(uuid.uuid4()))
+
+
+@pytest.fixture
+def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fake Kubernetes API server: the charm must never need it, so every count stays 0."""
+    from kfcharm.testing.fake_k8s import FakeKubernetes
+
+    fake = FakeKubernetes()
+    fake.install(monkeypatch)
+    return fake
+
+
+@dataclasses.dataclass
+class FakeBuckets:
+    """Stands in for MinIO's S3 API: records calls, can fail like the real thing."""
+
+    existing: set[str] = dataclasses.field(default_factory=set)
+    calls: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    fail_with: Exception | None = None
+
+    def ensure_bucket(self, client: s3_client.S3Client, bucket: str) -> bool:
+        self.calls.append(
+            {
+                "bucket": bucket,
+                "host": client.host,
+                "port": client.port,
+                "tls": client.tls,
+                "access_key": client.access_key,
+                "secret_key": client.secret_key,
+            }
+        )
+        if self.fail_with is not None:
+            raise self.fail_with
+        if bucket in self.existing:
+            return False
+        self.existing.add(bucket)
+        return True
+
+
+@pytest.fixture
+def buckets(monkeypatch: pytest.MonkeyPatch) -> FakeBuckets:
+    """Patch the S3 client's bucket creation with a recording fake."""
+    fake = FakeBuckets()
+    monkeypatch.setattr(
+        s3_client.S3Client, "ensure_bucket", lambda self, bucket: fake.ensure_bucket(self, bucket)
+    )
+    return fake
+
+
+# Places where a credential legitimately appears in a test's output.
+ALWAYS_ALLOWED = (
+    # The documented legacy protocol: object-storage v1 carries credentials in plain text.
+    "relation:object-storage:*:app:data",
+    # The TLS private key, where MinIO reads it inside the workload container.
+    "file:minio:*/etc/minio/certs/private.key",
+)
+SECRET_KEYS = ("secret-key", "private-key")
+
+
+class ScannedContext(testing.Context):
+    """A Context that remembers every output state, for the leak scan after each test."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.outputs: list[testing.State] = []
+
+    def run(self, event: Any, state: testing.State) -> testing.State:  # type: ignore[override]
+        try:
+            out = super().run(event, state)
+        except Exception:
+            self.outputs.append(state)
+            raise
+        self.outputs.append(out)
+        return out
+
+
+def secret_values(states: list[testing.State]) -> set[str]:
+    """Every credential value held in the Juju secrets of these states."""
+    values: set[str] = set()
+    for st in states:
+        for secret in st.secrets:
+            for content in (secret.tracked_content, secret.latest_content):
+                values.update(
+                    v for k, v in (content or {}).items() if k in SECRET_KEYS and len(v) >= 8
+                )
+    return values
+
+
+@pytest.fixture
+def ctx(request: pytest.FixtureRequest) -> Iterator[ScannedContext]:
+    """A Scenario context; after the test, every output is scanned for leaked credentials.
+
+    Mark a test `@pytest.mark.leak_allow("place-glob", ...)` to accept a deliberate exposure.
+    """
+    context = ScannedContext(MinioCharm)
+    yield context
+    marker = request.node.get_closest_marker("leak_allow")
+    allow = [*ALWAYS_ALLOWED, *(marker.args if marker else ())]
+    secrets = secret_values(context.outputs)
+    for out in context.outputs:
+        if secrets:
+            leaks = find_leaks(out, sorted(secrets), ctx=context, allow=allow)
+            assert leaks == [], leaks
+
+
+def root_secret(
+    access: str = "GENERATEDACCESSKEY01", secret: str = "s" * 39 + "1"
+) -> testing.Secret:
+    """The app-owned root credentials secret as the leader would have created it."""
+    return testing.Secret(
+        tracked_content={"access-key": access, "secret-key": secret},
+        owner="app",
+        label=ROOT_SECRET_LABEL,
+    )
+
+
+def container(**kwargs: Any) -> testing.Container:
+    """The minio workload container, Pebble reachable by default."""
+    return testing.Container("minio", can_connect=kwargs.pop("can_connect", True), **kwargs)
+
+
+def peers(pool: str | None = "1", **kwargs: Any) -> testing.PeerRelation:
+    """The peer relation, with a recorded pool size unless `pool` is None."""
+    data = {"pool-size": pool} if pool else {}
+    return testing.PeerRelation("minio-peers", local_app_data=data, **kwargs)
+
+
+def state(
+    *,
+    leader: bool = True,
+    config: dict[str, Any] | None = None,
+    relations: tuple[Any, ...] = (),
+    secrets: tuple[testing.Secret, ...] = (),
+    containers: tuple[testing.Container, ...] | None = None,
+    planned_units: int = 1,
+    with_peers: bool = True,
+    pool: str | None = "1",
+) -> testing.State:
+    """A base state for this charm."""
+    rels = list(relations)
+    if with_peers:
+        rels.append(peers(pool))
+    return testing.State(
+        leader=leader,
+        config=config or {},
+        relations=rels,
+        secrets=list(secrets),
+        containers=[container()] if containers is None else list(containers),
+        planned_units=planned_units,
+        model=MODEL,
+        storages=[testing.Storage("minio-data")],
+    )

@@ -8,10 +8,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import katib
 import ops
 from kfcharm.certs import CertificateBundle, CertificatesNotReadyError, WebhookCertificates
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
 from kfcharm.k8s import K8sError, ResourceManager, get_client, k8s_errors, load_templates
+from kfcharm.pebble import ensure_layer, push_if_changed
 from kfcharm.relations.dashboard_links import DashboardLink, DashboardLinksRequirer
 from kfcharm.relations.errors import (
     RelationDataError,
@@ -22,6 +24,7 @@ from kfcharm.relations.errors import (
 from kfcharm.relations.ingress import IngressRequirer
 from kfcharm.relations.k8s_service_info import KubernetesServiceInfoProvider
 from kfcharm.relations.mysql_client import MysqlClientRequirer
+from kfcharm.status import status_for_k8s_error
 from lightkube.resources.admissionregistration_v1 import (
     MutatingWebhookConfiguration,
     ValidatingWebhookConfiguration,
@@ -31,9 +34,6 @@ from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import ConfigMap, Service
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 from lightkube.types import PatchType
-
-import katib
-from workload_helpers import ensure_layer, push_if_changed, status_for_k8s_error
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class KatibCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         app, namespace = self.app.name, self.model.name
-        self._statuses: list[ops.StatusBase] | None = None
+        self._statuses: list[ops.StatusBase] = []
+        self._reconciled = False
         # Set by handlers that must not reconcile (removal, actions): status is left as is.
         self._keep_status = False
         self.database = MysqlClientRequirer(self, "relational-db", database=katib.DATABASE_NAME)
@@ -147,7 +148,9 @@ class KatibCharm(ops.CharmBase):
     def _on_purge_crds_action(self, event: ops.ActionEvent) -> None:
         self._keep_status = True
         if not event.params.get("confirm"):
-            event.fail("refusing to delete every Experiment, Trial and Suggestion: pass confirm=true")
+            event.fail(
+                "refusing to delete every Experiment, Trial and Suggestion: pass confirm=true"
+            )
             return
         if not self.unit.is_leader():
             event.fail("run this action on the leader unit (juju run katib/leader purge-crds)")
@@ -162,17 +165,17 @@ class KatibCharm(ops.CharmBase):
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
         if self._keep_status:
             return
-        if self._statuses is None:
+        if not self._reconciled:
             # A hook handled only by a library (e.g. secret-remove): still report the truth.
             self._reconcile()
-        for status in self._statuses or []:
+        for status in self._statuses:
             event.add_status(status)
         event.add_status(ops.ActiveStatus())
 
     def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
         if self._keep_status:
             return
-        for status in self._statuses or []:
+        for status in self._statuses:
             if isinstance(status, ops.BlockedStatus):
                 event.add_status(status)
         event.add_status(ops.ActiveStatus())
@@ -182,6 +185,7 @@ class KatibCharm(ops.CharmBase):
     def _reconcile(self) -> None:
         """Bring Kubernetes objects, relation data and the three workloads to the desired state."""
         self._statuses = []
+        self._reconciled = True
         try:
             config = self.load_config(katib.KatibCharmConfig)
         except ValueError as err:
@@ -197,7 +201,9 @@ class KatibCharm(ops.CharmBase):
 
         self._workload(katib.UI, lambda c: self._configure_ui(c, config))
         if certs is not None:
-            self._workload(katib.CONTROLLER, lambda c: self._configure_controller(c, config, certs))
+            self._workload(
+                katib.CONTROLLER, lambda c: self._configure_controller(c, config, certs)
+            )
         database = self._database_settings()
         if database is not None:
             self._workload(katib.DB_MANAGER, lambda c: self._configure_db_manager(c, database))
@@ -335,9 +341,7 @@ class KatibCharm(ops.CharmBase):
             katib.db_manager_layer(database, self._log_targets(container)),
         )
 
-    def _configure_ui(
-        self, container: ops.Container, config: katib.KatibCharmConfig
-    ) -> None:
+    def _configure_ui(self, container: ops.Container, config: katib.KatibCharmConfig) -> None:
         ensure_layer(
             container,
             katib.UI,
@@ -382,11 +386,9 @@ class KatibCharm(ops.CharmBase):
         )
 
     def _block(self, message: str) -> None:
-        assert self._statuses is not None
         self._statuses.append(ops.BlockedStatus(message))
 
     def _wait(self, message: str) -> None:
-        assert self._statuses is not None
         self._statuses.append(ops.WaitingStatus(message))
 
     def _relation_status(self, err: RelationError) -> None:
@@ -398,7 +400,6 @@ class KatibCharm(ops.CharmBase):
             self._block(str(err))
 
     def _statuses_add_k8s(self, err: K8sError) -> None:
-        assert self._statuses is not None
         self._statuses.append(status_for_k8s_error(err, self.app.name))
 
 

@@ -63,7 +63,9 @@ DEFAULT_TRIAL_TEMPLATE_IMAGES: dict[str, str] = {
 }
 
 _IMAGE = re.compile(r"^[a-z0-9]+(?:[._\-/:@][A-Za-z0-9_.\-]+)*$")
-_TRIAL_RESOURCE = re.compile(r"^[A-Z][A-Za-z0-9]*\.v[0-9]+[a-z0-9]*\.[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$")
+_TRIAL_RESOURCE = re.compile(
+    r"^[A-Z][A-Za-z0-9]*\.v[0-9]+[a-z0-9]*\.[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$"
+)
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _RESOURCE_KEYS = ("cpu", "memory", "ephemeral-storage")
@@ -554,7 +556,12 @@ def ui_service(app: str) -> str:
 def webhook_dns_names(app: str, namespace: str) -> list[str]:
     """DNS names the webhook serving certificate must carry."""
     svc = controller_service(app)
-    return [svc, f"{svc}.{namespace}", f"{svc}.{namespace}.svc", f"{svc}.{namespace}.svc.cluster.local"]
+    return [
+        svc,
+        f"{svc}.{namespace}",
+        f"{svc}.{namespace}.svc",
+        f"{svc}.{namespace}.svc.cluster.local",
+    ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import ops
+import profiles
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
-from kfcharm.k8s import K8sError, K8sNotFoundError, ResourceManager, get_client, k8s_errors
-from kfcharm.k8s import load_templates
+from kfcharm.k8s import (
+    K8sError,
+    K8sNotFoundError,
+    ResourceManager,
+    get_client,
+    k8s_errors,
+    load_templates,
+)
 from kfcharm.pebble import ensure_layer, push_if_changed
 from kfcharm.relations.k8s_service import KubernetesServiceProvider
 from kfcharm.status import status_for_k8s_error
@@ -27,8 +34,6 @@ from lightkube.resources.rbac_authorization_v1 import (
     RoleBinding,
 )
 from lightkube.types import PatchType
-
-import profiles
 from profiles import (
     CONTROLLER_CONTAINER,
     CONTROLLER_SERVICE,
@@ -108,7 +113,9 @@ class KubeflowProfilesCharm(ops.CharmBase):
         except K8sError as err:
             logger.warning("could not clean up RBAC on removal: %s", err)
             return
-        logger.info("removed %d objects; kept the Profile CRD, profiles and namespaces", len(deleted))
+        logger.info(
+            "removed %d objects; kept the Profile CRD, profiles and namespaces", len(deleted)
+        )
 
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
         if not self._reconciled:
@@ -182,7 +189,9 @@ class KubeflowProfilesCharm(ops.CharmBase):
         client = get_client(self.app.name)
         try:
             self._resource_manager().reconcile(
-                load_templates(TEMPLATES, profiles.manifest_context(self.app.name, self.model.name))
+                load_templates(
+                    TEMPLATES, profiles.manifest_context(self.app.name, self.model.name)
+                )
             )
             self._sync_pod_security_level(config)
             self._sync_container_resources(config)
@@ -286,7 +295,11 @@ class KubeflowProfilesCharm(ops.CharmBase):
             layer_changed = ensure_layer(
                 controller, CONTROLLER_SERVICE, profiles.controller_layer(config, targets)
             )
-            if labels_changed and not layer_changed and _is_running(controller, CONTROLLER_SERVICE):
+            if (
+                labels_changed
+                and not layer_changed
+                and _is_running(controller, CONTROLLER_SERVICE)
+            ):
                 controller.restart(CONTROLLER_SERVICE)  # re-read the labels at once
         except ops.pebble.ConnectionError:
             self._unit_statuses.append(

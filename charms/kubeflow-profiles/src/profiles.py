@@ -53,7 +53,9 @@ _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Istio principal: <trust domain>/ns/<namespace>/sa/<service account>.
-_PRINCIPAL = re.compile(r"^[A-Za-z0-9.-]+/ns/[a-z0-9]([-a-z0-9]*[a-z0-9])?/sa/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_PRINCIPAL = re.compile(
+    r"^[A-Za-z0-9.-]+/ns/[a-z0-9]([-a-z0-9]*[a-z0-9])?/sa/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+)
 # HTTP header field name (RFC 9110 token).
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Kubernetes resource quantity (the apimachinery regular expression).
@@ -294,7 +296,10 @@ class ProfilesConfig(BaseModel):
     def kfam_resources(self) -> Resources:
         """Requests and limits of the KFAM container."""
         return Resources(
-            self.kfam_cpu_request, self.kfam_memory_request, self.kfam_cpu_limit, self.kfam_memory_limit
+            self.kfam_cpu_request,
+            self.kfam_memory_request,
+            self.kfam_cpu_limit,
+            self.kfam_memory_limit,
         )
 
 

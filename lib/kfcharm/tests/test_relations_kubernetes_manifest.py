@@ -517,3 +517,20 @@ def test_provider_never_raises_while_collecting(bags, content, use_secret):
         call(ctx, state, lambda c: c.manifests.get_manifests())
     except RelationError:
         assert errors
+
+
+def test_get_manifests_raises_bad_data_before_not_ready(provider_ctx):
+    waiting = from_app(
+        "kserve",
+        3,
+        remote_app_data={
+            "kubernetes_manifests": "secret:aaaaaaaaaaaaaaaaaaaa",
+            "is_secret": "true",
+        },
+    )
+    broken = from_app("mlflow", 4, remote_app_data={"kubernetes_manifests": "{"})
+    state = testing.State(relations={waiting, broken})
+
+    with pytest.raises(RelationDataError) as raised:
+        call(provider_ctx, state, lambda c: c.manifests.get_manifests())
+    assert raised.value.relation_id == 4

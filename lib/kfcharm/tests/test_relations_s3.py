@@ -68,6 +68,7 @@ class ProviderCharm(ops.CharmBase):
                     s3_api_version=4,
                     attributes=["Cache-Control=max-age=90000"],
                 ),
+                allow_plaintext=bool(self.config["allow-plaintext"]),
             )
 
 
@@ -78,6 +79,7 @@ PROVIDER_CONFIG = {
     "options": {
         "secret-key": {"type": "string", "default": "minio123"},
         "tls": {"type": "boolean", "default": True},
+        "allow-plaintext": {"type": "boolean", "default": True},
     }
 }
 
@@ -561,3 +563,12 @@ def test_provider_never_raises_anything_but_relation_errors(databag):
     else:
         cause = None
     assert cause is None or isinstance(cause, RelationError), cause
+
+
+def test_plain_form_is_refused_unless_allowed(provider_ctx):
+    relation = provider_relation(remote_app_data={"bucket": "relation-2"})
+    state = testing.State(leader=True, relations={relation}, config={"allow-plaintext": False})
+    with pytest.raises(testing.errors.UncaughtCharmError) as exc:
+        provider_ctx.run(provider_ctx.on.relation_changed(relation), state)
+    assert isinstance(exc.value.__cause__, RelationDataError)
+    assert "plain-text" in str(exc.value.__cause__)

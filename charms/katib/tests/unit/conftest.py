@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import katib
 import pytest
+from charm import KatibCharm
 from lightkube.models.apps_v1 import StatefulSetSpec
 from lightkube.models.core_v1 import Container as K8sContainer
 from lightkube.models.core_v1 import PodSpec, PodTemplateSpec
@@ -16,12 +18,9 @@ from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
 from lightkube.resources.apps_v1 import StatefulSet
 from ops import testing
 
-import katib
-from charm import KatibCharm
-
 MODEL = "kubeflow"
 APP = "katib"
-DB_PASSWORD = "s3cr3t-Pa55w0rd-for-katib"  # noqa: S105 - test credential the leak scanner hunts
+DB_PASSWORD = "s3cr3t-Pa55w0rd-for-katib"
 DB_USER = "relation-7"
 
 
@@ -109,7 +108,9 @@ def juju_statefulset() -> StatefulSet:
             template=PodTemplateSpec(
                 metadata=ObjectMeta(labels={"app.kubernetes.io/name": APP}),
                 spec=PodSpec(
-                    containers=[K8sContainer(name=n, image=f"registry.jujucharms.com/{n}") for n in names]
+                    containers=[
+                        K8sContainer(name=n, image=f"registry.jujucharms.com/{n}") for n in names
+                    ]
                 ),
             ),
         ),

@@ -10,6 +10,8 @@ import json
 import uuid
 from pathlib import Path
 
+import charm
+import katib
 import ops
 import pytest
 import yaml
@@ -29,9 +31,6 @@ from cryptography import x509
 from kfcharm.testing.leaks import find_leaks
 from lightkube.generic_resource import create_namespaced_resource
 from ops import testing
-
-import charm
-import katib
 
 Experiment = create_namespaced_resource("kubeflow.org", "v1beta1", "Experiment", "experiments")
 
@@ -159,7 +158,9 @@ def test_relation_broken_blocks_and_keeps_running_the_rest(ctx, k8s):
 def test_password_rotation_reaches_the_db_manager(ctx, k8s):
     out = ctx.run(ctx.on.install(), ready_state())
     old = next(s for s in out.secrets if s.tracked_content.get("username") == DB_USER)
-    rotated = dataclasses.replace(old, latest_content={"username": DB_USER, "password": "n3w-pass"})
+    rotated = dataclasses.replace(
+        old, latest_content={"username": DB_USER, "password": "n3w-pass"}
+    )
     out = dataclasses.replace(out, secrets=(out.secrets - {old}) | {rotated})
     out = ctx.run(ctx.on.secret_changed(rotated), out)
     assert service_env(out, katib.DB_MANAGER)["DB_PASSWORD"] == "n3w-pass"
@@ -195,7 +196,9 @@ def test_config_change_updates_configmap_file_layer_and_restarts_nothing_needles
     out = ctx.run(ctx.on.install(), ready_state())
     out = ctx.run(
         ctx.on.config_changed(),
-        dataclasses.replace(out, config={"metrics-port": 9090, "pbt-access-mode": "ReadWriteOnce"}),
+        dataclasses.replace(
+            out, config={"metrics-port": 9090, "pbt-access-mode": "ReadWriteOnce"}
+        ),
     )
     config_map = k8s.find("ConfigMap", "katib-config", MODEL)
     doc = yaml.safe_load(config_map.data["katib-config.yaml"])
@@ -213,7 +216,9 @@ def test_ui_port_change_updates_ingress_and_layer(ctx, k8s):
     ingress = testing.Relation(
         "ingress", remote_app_name="istio-pilot", remote_app_data={"_supported_versions": "- v1\n"}
     )
-    out = ctx.run(ctx.on.config_changed(), ready_state(config={"ui-port": 9000}, relations=[ingress]))
+    out = ctx.run(
+        ctx.on.config_changed(), ready_state(config={"ui-port": 9000}, relations=[ingress])
+    )
     data = yaml.safe_load(out.get_relation(ingress.id).local_app_data["data"])
     assert data == {
         "service": "katib-ui",
@@ -286,8 +291,9 @@ def test_non_leader_runs_workloads_once_the_leader_stored_certificates(ctx, k8s)
     out = ctx.run(ctx.on.leader_elected(), follower)
     assert out.unit_status == ops.ActiveStatus()
     assert k8s.writes() == []
-    assert pushed(ctx, out, katib.CONTROLLER, katib.CERT_FILE) == (
-        cert_secret(leader_out).tracked_content["tls-cert"]
+    assert (
+        pushed(ctx, out, katib.CONTROLLER, katib.CERT_FILE)
+        == (cert_secret(leader_out).tracked_content["tls-cert"])
     )
 
 
@@ -365,7 +371,9 @@ def test_logs_of_all_three_workloads_are_forwarded(ctx, k8s):
     loki = testing.Relation(
         "logging",
         remote_app_name="loki",
-        remote_units_data={0: {"endpoint": json.dumps({"url": "http://loki-0:3100/loki/api/v1/push"})}},
+        remote_units_data={
+            0: {"endpoint": json.dumps({"url": "http://loki-0:3100/loki/api/v1/push"})}
+        },
     )
     out = ctx.run(ctx.on.relation_changed(loki, remote_unit=0), ready_state(relations=[loki]))
     for name in katib.CONTAINERS:
@@ -451,7 +459,8 @@ def test_no_credential_leaks_anywhere(k8s):
     assert find_leaks(out, [key], ctx=ctx), "the key file was not scanned"
     # The password does reach the db-manager, through its service environment only.
     leaks = find_leaks(out, [DB_PASSWORD], ctx=ctx, include_pebble_environment=True)
-    assert leaks and all("environment" in leak.place for leak in leaks)
+    assert leaks
+    assert all("environment" in leak.place for leak in leaks)
 
 
 def test_collect_status_without_a_handled_event_still_reports(ctx, k8s):

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import katib
 import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from kfcharm.k8s import ResourceManager, load_templates
 
-import katib
-
 TEMPLATES = Path(__file__).parents[2] / "src" / "templates"
 
 
 def message_for(**options: object) -> str:
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(ValueError, match=r".") as excinfo:
         katib.KatibCharmConfig(**options)
     return katib.config_error_message(excinfo.value)
 
@@ -31,7 +30,7 @@ def test_defaults_are_valid_and_match_upstream_ports():
 
 
 @pytest.mark.parametrize(
-    "options, option, reason",
+    ("options", "option", "reason"),
     [
         ({"webhook_port": 80}, "webhook-port", "between 1024 and 65535"),
         ({"metrics_port": 70000}, "metrics-port", "between 1024 and 65535"),
@@ -73,7 +72,9 @@ def test_image_overrides_replace_only_the_given_keys():
     assert images["suggestions"]["pbt"] == "registry.local:5000/katib/pbt@sha256:abc"
     assert images["suggestions"]["random"] == katib.DEFAULT_SUGGESTION_IMAGES["random"]
     assert images["metrics_collectors"]["File"] == "registry.local/fmc:1"
-    assert images["metrics_collectors"]["StdOut"] == katib.DEFAULT_METRICS_COLLECTOR_IMAGES["StdOut"]
+    assert (
+        images["metrics_collectors"]["StdOut"] == katib.DEFAULT_METRICS_COLLECTOR_IMAGES["StdOut"]
+    )
 
 
 def test_resources_are_parsed_per_container():
@@ -148,7 +149,9 @@ def test_pbt_volume_uses_the_configured_access_mode_and_class(mode):
         pbt_access_mode=mode, pbt_storage_class="vsphere-csi", pbt_storage_size="2Gi"
     )
     pbt = next(
-        s for s in katib.katib_config(config)["runtime"]["suggestions"] if s["algorithmName"] == "pbt"
+        s
+        for s in katib.katib_config(config)["runtime"]["suggestions"]
+        if s["algorithmName"] == "pbt"
     )
     assert pbt["persistentVolumeClaimSpec"] == {
         "accessModes": [mode],
@@ -265,7 +268,9 @@ def test_webhooks_select_labelled_namespaces_and_exclude_the_controller():
 
 def test_aggregated_roles_feed_the_kubeflow_profile_roles():
     roles = {
-        o.metadata.name: o for o in load_templates(TEMPLATES, _context()) if type(o).__name__ == "ClusterRole"
+        o.metadata.name: o
+        for o in load_templates(TEMPLATES, _context())
+        if type(o).__name__ == "ClusterRole"
     }
     prefix = "rbac.authorization.kubeflow.org/aggregate-to-"
     assert roles["kubeflow-katib-admin"].metadata.labels == {f"{prefix}kubeflow-admin": "true"}

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from charm import KubeflowProfilesCharm
 from kfcharm.testing.fake_k8s import FakeKubernetes
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import StatefulSet
 from ops import testing
-
-from charm import KubeflowProfilesCharm
 
 MODEL = "kubeflow"
 APP = "kubeflow-profiles"
@@ -54,7 +51,10 @@ def juju_statefulset(app: str = APP) -> StatefulSet:
     """The StatefulSet Juju creates for the application (charm + workload containers)."""
     containers = [
         {"name": "charm", "image": "jujusolutions/charm-base:ubuntu-24.04"},
-        {"name": "profile-controller", "image": "ghcr.io/kubeflow/kubeflow/profile-controller:v1.10.0"},
+        {
+            "name": "profile-controller",
+            "image": "ghcr.io/kubeflow/kubeflow/profile-controller:v1.10.0",
+        },
         {"name": "kfam", "image": "ghcr.io/kubeflow/kubeflow/kfam:v1.10.0"},
     ]
     return StatefulSet.from_dict(
@@ -75,12 +75,11 @@ def juju_statefulset(app: str = APP) -> StatefulSet:
 
 
 @pytest.fixture
-def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubernetes]:
+def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> FakeKubernetes:
     """A fake cluster with Istio's CRD and the app's StatefulSet, installed for kfcharm."""
     fake = FakeKubernetes(namespace=MODEL)
     fake.add(istio_authorization_policy_crd(), juju_statefulset())
-    fake.install(monkeypatch)
-    yield fake
+    return fake.install(monkeypatch)
 
 
 @pytest.fixture

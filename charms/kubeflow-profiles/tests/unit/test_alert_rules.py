@@ -12,4 +12,6 @@ CHARM = Path(__file__).resolve().parents[2]
 
 @pytest.mark.promtool
 def test_alert_rules_pass_promtool_tests():
-    promtool_test(CHARM / "src" / "prometheus_alert_rules", CHARM / "tests" / "unit" / "alert_rules")
+    promtool_test(
+        CHARM / "src" / "prometheus_alert_rules", CHARM / "tests" / "unit" / "alert_rules"
+    )

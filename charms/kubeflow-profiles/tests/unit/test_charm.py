@@ -7,12 +7,11 @@ import json
 
 import pytest
 import yaml
+from charm import Profile, profiles_containers_with_resources
+from conftest import APP, MODEL, base_state, containers
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import Namespace
 from ops import pebble, testing
-
-from charm import Profile, profiles_containers_with_resources
-from conftest import APP, MODEL, base_state, containers
 
 PSS = "pod-security.kubernetes.io/enforce"
 LOKI_URL = "http://loki-0.loki-endpoints.cos.svc.cluster.local:3100/loki/api/v1/push"
@@ -51,7 +50,7 @@ def installed(ctx, fake_k8s, labels_dir, **kwargs) -> testing.State:
     return state
 
 
-# -- install and workloads ---------------------------------------------------------------------
+# -- install and workloads ------------------------------------------------------------------------
 
 
 def test_install_applies_profile_crd_and_least_privilege_rbac(ctx, fake_k8s, labels_dir):
@@ -105,7 +104,10 @@ def test_pebble_ready_in_any_order_sets_up_each_workload(ctx, fake_k8s, labels_d
     out = ctx.run(ctx.on.pebble_ready(state.get_container(first)), state)
     plan = out.get_container(first).plan
     assert first in plan.services
-    assert {c.level for c in plan.checks.values()} == {pebble.CheckLevel.READY, pebble.CheckLevel.ALIVE}
+    assert {c.level for c in plan.checks.values()} == {
+        pebble.CheckLevel.READY,
+        pebble.CheckLevel.ALIVE,
+    }
     second = "kfam" if first == "profile-controller" else "profile-controller"
     out = ctx.run(ctx.on.pebble_ready(out.get_container(second)), out)
     assert second in out.get_container(second).plan.services
@@ -137,7 +139,10 @@ def test_failing_ready_check_gives_waiting_with_where_to_look(ctx, fake_k8s, lab
     )
     state = dataclasses.replace(
         state,
-        containers={dataclasses.replace(controller, check_infos={down}), state.get_container("kfam")},
+        containers={
+            dataclasses.replace(controller, check_infos={down}),
+            state.get_container("kfam"),
+        },
     )
     out = ctx.run(ctx.on.update_status(), state)
     assert isinstance(out.unit_status, testing.WaitingStatus)
@@ -145,7 +150,7 @@ def test_failing_ready_check_gives_waiting_with_where_to_look(ctx, fake_k8s, lab
     assert "pebble logs" in out.unit_status.message
 
 
-# -- config ------------------------------------------------------------------------------------
+# -- config ---------------------------------------------------------------------------------------
 
 
 def test_security_policy_change_updates_existing_profile_namespaces(ctx, fake_k8s, labels_dir):
@@ -158,7 +163,8 @@ def test_security_policy_change_updates_existing_profile_namespaces(ctx, fake_k8
     )
     fake_k8s.reset_log()
     out = ctx.run(
-        ctx.on.config_changed(), dataclasses.replace(state, config={"security-policy": "restricted"})
+        ctx.on.config_changed(),
+        dataclasses.replace(state, config={"security-policy": "restricted"}),
     )
     assert labels_of(fake_k8s, "alice")[PSS] == "restricted"
     assert labels_of(fake_k8s, "bob")[PSS] == "restricted"
@@ -207,7 +213,10 @@ def test_principals_and_user_header_reach_both_workloads(ctx, fake_k8s, labels_d
     controller = out.get_container("profile-controller").plan.services["profile-controller"]
     kfam = out.get_container("kfam").plan.services["kfam"]
     for service in (controller, kfam):
-        assert service.environment["ISTIO_INGRESS_GATEWAY_PRINCIPAL"] == "cluster.local/ns/istio-system/sa/gw"
+        assert (
+            service.environment["ISTIO_INGRESS_GATEWAY_PRINCIPAL"]
+            == "cluster.local/ns/istio-system/sa/gw"
+        )
         assert service.environment["NOTEBOOK_CONTROLLER_PRINCIPAL"] == "cluster.local/ns/kf/sa/nb"
         assert "-userid-header x-user" in service.command
     assert "-cluster-admin admin@example.com" in kfam.command
@@ -227,13 +236,17 @@ def test_resource_options_patch_the_statefulset_once(ctx, fake_k8s, labels_dir):
 
 def test_resource_comparison_is_numeric():
     containers_ = [{"name": "kfam", "image": "i", "resources": {"requests": {"cpu": "0.1"}}}]
-    _, changed = profiles_containers_with_resources(containers_, {"kfam": {"requests": {"cpu": "100m"}}})
+    _, changed = profiles_containers_with_resources(
+        containers_, {"kfam": {"requests": {"cpu": "100m"}}}
+    )
     assert changed is False
-    _, changed = profiles_containers_with_resources(containers_, {"kfam": {"requests": {"cpu": "200m"}}})
+    _, changed = profiles_containers_with_resources(
+        containers_, {"kfam": {"requests": {"cpu": "200m"}}}
+    )
     assert changed is True
 
 
-# -- leadership, upgrade, steady state -----------------------------------------------------------
+# -- leadership, upgrade, steady state ------------------------------------------------------------
 
 
 def test_non_leader_manages_its_workloads_but_no_cluster_objects(ctx, fake_k8s, labels_dir):
@@ -264,7 +277,10 @@ def test_steady_state_update_status_makes_no_kubernetes_writes(ctx, fake_k8s, la
     fake_k8s.reset_log()
     out = ctx.run(ctx.on.update_status(), state)
     assert fake_k8s.writes() == []
-    assert out.get_container("profile-controller").plan == state.get_container("profile-controller").plan
+    assert (
+        out.get_container("profile-controller").plan
+        == state.get_container("profile-controller").plan
+    )
     assert out.unit_status == testing.ActiveStatus()
 
 
@@ -275,14 +291,14 @@ def test_measure_requests_for_install_and_steady_state(ctx, fake_k8s, labels_dir
     fake_k8s.reset_log()
     ctx.run(ctx.on.update_status(), state)
     steady = (len(fake_k8s.requests), fake_k8s.bytes(), len(fake_k8s.writes()))
-    print(f"\nkubeflow-profiles install: {install[0]} requests ({install[2]} writes), {install[1]} bytes")
-    print(f"kubeflow-profiles update-status: {steady[0]} requests ({steady[2]} writes), {steady[1]} bytes")
+    for label, (count, size, writes) in (("install", install), ("update-status", steady)):
+        print(f"\nkubeflow-profiles {label}: {count} requests ({writes} writes), {size} bytes")
     assert steady[2] == 0
     assert steady[0] <= 8
     assert install[2] >= 5  # CRD, ClusterRole(Binding), Role(Binding)
 
 
-# -- Kubernetes errors -----------------------------------------------------------------------------
+# -- Kubernetes errors ----------------------------------------------------------------------------
 
 
 def test_forbidden_blocks_with_juju_trust(ctx, fake_k8s, labels_dir):
@@ -306,7 +322,9 @@ def test_transient_errors_wait_and_the_next_event_retries(ctx, fake_k8s, labels_
 
 def test_missing_istio_blocks_with_the_command_to_fix(ctx, fake_k8s, labels_dir):
     fake_k8s.with_field_manager("istio").delete(
-        __import__("lightkube.resources.apiextensions_v1", fromlist=["x"]).CustomResourceDefinition,
+        __import__(
+            "lightkube.resources.apiextensions_v1", fromlist=["x"]
+        ).CustomResourceDefinition,
         "authorizationpolicies.security.istio.io",
     )
     out = ctx.run(ctx.on.install(), base_state(labels_dir))
@@ -335,12 +353,17 @@ def test_kfam_service_not_published_by_non_leader(ctx, fake_k8s, labels_dir):
     relation = testing.Relation(
         "kubeflow-profiles", remote_app_data={"_supported_versions": "- v1\n"}
     )
-    out = ctx.run(ctx.on.relation_changed(relation), base_state(labels_dir, leader=False, relations={relation}))
+    out = ctx.run(
+        ctx.on.relation_changed(relation),
+        base_state(labels_dir, leader=False, relations={relation}),
+    )
     assert dict(out.get_relation(relation.id).local_app_data) == {}
 
 
 def test_kubeflow_profiles_relation_broken_is_harmless(ctx, fake_k8s, labels_dir):
-    relation = testing.Relation("kubeflow-profiles", remote_app_data={"_supported_versions": "- v1\n"})
+    relation = testing.Relation(
+        "kubeflow-profiles", remote_app_data={"_supported_versions": "- v1\n"}
+    )
     state = base_state(labels_dir, relations={relation})
     out = ctx.run(ctx.on.relation_broken(relation), state)
     assert out.unit_status == state.unit_status
@@ -365,10 +388,16 @@ def test_logging_relation_adds_and_disables_loki_targets(ctx, fake_k8s, labels_d
 
 def test_metrics_endpoint_publishes_both_jobs_and_alert_rules(ctx, fake_k8s, labels_dir):
     relation = testing.Relation("metrics-endpoint", remote_app_name="prometheus")
-    out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), base_state(labels_dir, relations={relation}))
+    out = ctx.run(
+        ctx.on.relation_joined(relation, remote_unit=0),
+        base_state(labels_dir, relations={relation}),
+    )
     data = out.get_relation(relation.id).local_app_data
     jobs = json.loads(data["scrape_jobs"])
-    assert sorted(t for job in jobs for c in job["static_configs"] for t in c["targets"]) == ["*:8080", "*:8081"]
+    assert sorted(t for job in jobs for c in job["static_configs"] for t in c["targets"]) == [
+        "*:8080",
+        "*:8081",
+    ]
     groups = json.loads(data["alert_rules"])["groups"]
     alerts = {rule["alert"] for group in groups for rule in group["rules"]}
     assert "KubeflowProfileControllerReconcileErrors" in alerts
@@ -376,12 +405,15 @@ def test_metrics_endpoint_publishes_both_jobs_and_alert_rules(ctx, fake_k8s, lab
 
 def test_grafana_dashboard_is_published(ctx, fake_k8s, labels_dir):
     relation = testing.Relation("grafana-dashboard", remote_app_name="grafana")
-    out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), base_state(labels_dir, relations={relation}))
+    out = ctx.run(
+        ctx.on.relation_joined(relation, remote_unit=0),
+        base_state(labels_dir, relations={relation}),
+    )
     templates = json.loads(out.get_relation(relation.id).local_app_data["dashboards"])["templates"]
     assert list(templates) == ["file:kubeflow-profiles"]
 
 
-# -- removal ---------------------------------------------------------------------------------------
+# -- removal --------------------------------------------------------------------------------------
 
 
 def test_application_removal_keeps_crd_profiles_and_namespaces(ctx, fake_k8s, labels_dir):
@@ -405,7 +437,7 @@ def test_unit_removal_on_scale_down_deletes_nothing(ctx, fake_k8s, labels_dir):
     assert fake_k8s.writes() == []
 
 
-# -- actions ---------------------------------------------------------------------------------------
+# -- actions --------------------------------------------------------------------------------------
 
 
 def test_create_profile_creates_a_valid_profile(ctx, fake_k8s, labels_dir):

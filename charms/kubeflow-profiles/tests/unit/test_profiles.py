@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import shlex
 
+import profiles
 import pytest
 import yaml
-
-import profiles
 from profiles import ActionParamError, ConfigError, ProfileRequest, ProfilesConfig
 
 DEFAULTS = {
@@ -17,7 +16,9 @@ DEFAULTS = {
     "userid-prefix": "",
     "cluster-admin": "",
     "workload-identity": "",
-    "istio-ingress-gateway-principal": "cluster.local/ns/kubeflow/sa/istio-ingressgateway-workload-service-account",
+    "istio-ingress-gateway-principal": (
+        "cluster.local/ns/kubeflow/sa/istio-ingressgateway-workload-service-account"
+    ),
     "kfp-ui-principal": "cluster.local/ns/kubeflow/sa/kfp-ui",
     "notebook-controller-principal": "cluster.local/ns/kubeflow/sa/jupyter-controller",
     "profile-controller-cpu-request": "100m",
@@ -50,7 +51,9 @@ def test_labels_file_has_kubeflow_labels_and_the_security_level():
 
 
 def test_extra_labels_are_added_and_empty_values_remove_a_default():
-    cfg = config(namespace_labels='{"example.com/team": "ml", "serving.kubeflow.org/inferenceservice": ""}')
+    cfg = config(
+        namespace_labels='{"example.com/team": "ml", "serving.kubeflow.org/inferenceservice": ""}'
+    )
     labels = profiles.namespace_labels(cfg)
     assert labels["example.com/team"] == "ml"
     assert labels["serving.kubeflow.org/inferenceservice"] == ""
@@ -68,7 +71,11 @@ def test_extra_labels_are_added_and_empty_values_remove_a_default():
         ("namespace-labels", "[a, b]", "map of label keys"),
         ("namespace-labels", '{"bad key!": "x"}', "invalid label key"),
         ("namespace-labels", '{"ok": "spaces are bad"}', "invalid value"),
-        ("namespace-labels", '{"pod-security.kubernetes.io/enforce": "privileged"}', "security-policy"),
+        (
+            "namespace-labels",
+            '{"pod-security.kubernetes.io/enforce": "privileged"}',
+            "security-policy",
+        ),
         ("userid-header", "bad header", "HTTP header"),
         ("kfp-ui-principal", "kfp-ui", "Istio principal"),
         ("kfam-memory-limit", "lots", "Kubernetes quantity"),
@@ -165,7 +172,10 @@ def test_summarize_profile_reports_owner_quota_and_failure():
     summary = profiles.summarize_profile(
         {
             "metadata": {"name": "bob"},
-            "spec": {"owner": {"kind": "User", "name": "bob@x"}, "resourceQuotaSpec": {"hard": {"cpu": 2}}},
+            "spec": {
+                "owner": {"kind": "User", "name": "bob@x"},
+                "resourceQuotaSpec": {"hard": {"cpu": 2}},
+            },
             "status": {"conditions": [{"type": "Failed", "message": "namespace taken"}]},
         }
     )

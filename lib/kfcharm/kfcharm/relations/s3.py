@@ -29,7 +29,7 @@ import ops
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import _wire
-from .errors import RelationNotReadyError
+from .errors import RelationDataError, RelationNotReadyError
 from .sdi import remote_app_data, remote_name, validate_model, write_app_data
 
 logger = logging.getLogger(__name__)
@@ -301,7 +301,9 @@ class S3Provider(_wire.CredentialsProvider[S3Request]):
             lib_version=data.lib_version,
         )
 
-    def publish(self, relation_id: int, credentials: S3Credentials) -> None:
+    def publish(
+        self, relation_id: int, credentials: S3Credentials, *, allow_plaintext: bool = False
+    ) -> None:
         """Publish the connection details of one relation (leader only; a no-op elsewhere).
 
         Idempotent: unchanged values are not rewritten and an unchanged secret gets no new
@@ -310,10 +312,13 @@ class S3Provider(_wire.CredentialsProvider[S3Request]):
         Args:
             relation_id: the relation to answer.
             credentials: what to publish.
+            allow_plaintext: serve a v0 requirer (no `requested-secrets`) with credentials in
+                plain databag text. Off by default: credentials belong in Juju secrets.
 
         Raises:
             RelationMissingError: the relation does not exist (any more).
-            RelationDataError: the requirer's request is malformed.
+            RelationDataError: the requirer's request is malformed, or it asks for plain-text
+                credentials and `allow_plaintext` is false.
         """
         if not self._charm.unit.is_leader():
             logger.debug("not the leader: not publishing on %s", self._relation_name)
@@ -335,4 +340,11 @@ class S3Provider(_wire.CredentialsProvider[S3Request]):
         }
         keys = {"access-key": c.access_key, "secret-key": c.secret_key}
         in_secret = request is None or request.wants_secrets
+        if not in_secret and not allow_plaintext:
+            raise RelationDataError(
+                self._relation_name,
+                f"{relation.app.name if relation.app else 'the requirer'} asks for plain-text "
+                "credentials (s3 v0); only the secrets form (v1) is served",
+                relation_id,
+            )
         self._publish_credentials(relation, desired, keys, in_secret)

@@ -21,8 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "lib" / "kfcharm" / "kfcharm"
 # Paths never shipped in a packed charm.
 IGNORED = shutil.ignore_patterns(
-    "tests", "__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", ".venv", "build", "*.charm",
-    ".coverage", "pyproject.toml", ".ruff_cache", ".mypy_cache",
+    "tests",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".hypothesis",
+    ".venv",
+    "build",
+    "*.charm",
+    ".coverage",
+    "pyproject.toml",
+    ".ruff_cache",
+    ".mypy_cache",
 )
 LIBRARY_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "testing")
 
@@ -69,7 +79,9 @@ def main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     staged = [stage(name, args.out) for name in names]
     for path in staged:
-        sys.stdout.write(f"staged {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}\n")
+        sys.stdout.write(
+            f"staged {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}\n"
+        )
     ok, why = (False, "--stage-only given") if args.stage_only else can_pack()
     if not ok:
         sys.stdout.write(

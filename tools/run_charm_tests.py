@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def charm_dirs() -> list[Path]:
     """Charm directories that have unit tests."""
     return sorted(
-        p for p in (ROOT / "charms").iterdir() if (p / "charmcraft.yaml").is_file() and (p / "tests").is_dir()
+        p
+        for p in (ROOT / "charms").iterdir()
+        if (p / "charmcraft.yaml").is_file() and (p / "tests").is_dir()
     )
 
 
@@ -28,11 +30,15 @@ def main(argv: list[str]) -> int:
         start = time.monotonic()
         sys.stdout.write(f"\n=== {charm.name} ===\n")
         sys.stdout.flush()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", *argv], cwd=charm, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", *argv], cwd=charm, check=False
+        )
         results.append((charm.name, proc.returncode, time.monotonic() - start))
     sys.stdout.write("\n=== charm unit tests ===\n")
     for name, code, took in results:
-        sys.stdout.write(f"{name:24} {'ok' if code == 0 else f'FAILED ({code})':12} {took:6.1f}s\n")
+        sys.stdout.write(
+            f"{name:24} {'ok' if code == 0 else f'FAILED ({code})':12} {took:6.1f}s\n"
+        )
     failed = [name for name, code, _ in results if code != 0]
     if not results:
         sys.stdout.write("no charm has tests\n")

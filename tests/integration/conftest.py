@@ -14,6 +14,16 @@ from pathlib import Path
 
 import pytest
 
+OUR_CHARMS = (
+    "kubeflow-dashboard",
+    "kubeflow-profiles",
+    "katib",
+    "kserve",
+    "resource-dispatcher",
+    "mysql",
+    "minio",
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,12 +34,17 @@ def controller_problem() -> str | None:
     try:
         proc = subprocess.run(
             ["juju", "show-controller", "--format", "json"],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"`juju show-controller` failed: {err}"
     if proc.returncode != 0:
-        return f"no reachable Juju controller: {proc.stderr.strip() or 'juju show-controller failed'}"
+        return (
+            f"no reachable Juju controller: {proc.stderr.strip() or 'juju show-controller failed'}"
+        )
     return None
 
 
@@ -48,7 +63,25 @@ def juju():
     problem = controller_problem()
     if problem:
         pytest.skip(problem)
-    jubilant = pytest.importorskip("jubilant", reason="jubilant is not installed (tox -e integration)")
+    jubilant = pytest.importorskip(
+        "jubilant", reason="jubilant is not installed (tox -e integration)"
+    )
     with jubilant.temp_model() as juju:
         juju.wait_timeout = 60 * 60
         yield juju
+
+
+@pytest.fixture(scope="module")
+def local_charms(tmp_path_factory) -> Path:
+    """A directory with one packed .charm per charm of ours, or a skip naming the missing."""
+    directory = tmp_path_factory.mktemp("charms")
+    missing = []
+    for name in OUR_CHARMS:
+        path = charm_path(name)
+        if path is None or not path.is_file():
+            missing.append(name)
+            continue
+        (directory / f"{name}_{path.name.split('_', 1)[-1]}").symlink_to(path.resolve())
+    if missing:
+        pytest.skip(f"no packed charm for {', '.join(missing)}: run `tox -e pack` on Ubuntu")
+    return directory

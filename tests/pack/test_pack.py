@@ -45,8 +45,16 @@ def _venv_for(requirements: Path, cache: dict[str, Path]) -> Path:
         venv.EnvBuilder(with_pip=True, clear=True).create(where)
         python = where / "bin" / "python"
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             "-r", str(requirements)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+                str(requirements),
+            ],
             check=True,
         )
         cache[digest] = python
@@ -79,10 +87,16 @@ def test_staged_charm_imports_with_only_its_requirements(
 ):
     tree = staged_root / name
     python = _venv_for(tree / "requirements.txt", fresh_venvs)
-    code = "import kfcharm, kfcharm.k8s, kfcharm.relations, kfcharm.cos; import charm; print(charm.__file__)"
+    code = (
+        "import kfcharm, kfcharm.k8s, kfcharm.relations, kfcharm.cos; "
+        "import charm; print(charm.__file__)"
+    )
     proc = subprocess.run(
         [str(python), "-I", "-c", f"import sys; sys.path[:0] = ['lib', 'src']; {code}"],
-        cwd=tree, capture_output=True, text=True, check=False,
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("src/charm.py")

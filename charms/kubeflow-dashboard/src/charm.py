@@ -8,7 +8,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import dashboard
 import ops
+from dashboard import CONTAINER, PORT, SERVICE, ConfigError, DashboardConfig, Kfam, Link
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
 from kfcharm.k8s import (
     K8sError,
@@ -38,9 +40,6 @@ from lightkube.resources.rbac_authorization_v1 import (
     RoleBinding,
 )
 from lightkube.types import PatchType
-
-import dashboard
-from dashboard import CONTAINER, PORT, SERVICE, ConfigError, DashboardConfig, Kfam, Link
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +139,8 @@ class KubeflowDashboardCharm(ops.CharmBase):
         for error in result.errors:
             self._statuses.append(
                 ops.BlockedStatus(
-                    f"bad links from {error.endpoint}:{error.relation_id}: {error.message}; "
-                    "its valid links are shown, fix the related charm"
+                    f"bad dashboard links: {error.message}; "
+                    "that app's valid links are shown, fix or update its charm"
                 )
             )
         from_relations = [

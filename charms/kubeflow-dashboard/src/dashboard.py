@@ -208,7 +208,9 @@ class DashboardConfig:
         """
         header = str(options.get("userid-header", ""))
         if not _HEADER.match(header):
-            raise ConfigError("userid-header", "must be an HTTP header name such as kubeflow-userid")
+            raise ConfigError(
+                "userid-header", "must be an HTTP header name such as kubeflow-userid"
+            )
         prefix = str(options.get("userid-prefix", ""))
         if any(ch in prefix for ch in "\r\n\t\0") or len(prefix) > 253:
             raise ConfigError("userid-prefix", "must be one line of at most 253 characters")
@@ -240,7 +242,9 @@ class DashboardConfig:
             },
             "limits": {
                 "cpu": _quantity("dashboard-cpu-limit", options.get("dashboard-cpu-limit")),
-                "memory": _quantity("dashboard-memory-limit", options.get("dashboard-memory-limit")),
+                "memory": _quantity(
+                    "dashboard-memory-limit", options.get("dashboard-memory-limit")
+                ),
             },
         }
         return cls(
@@ -280,15 +284,14 @@ def render_links(links: Iterable[Link], order: Mapping[str, Sequence[str]]) -> d
         by_location[link.location].append(link)
     return {
         LOCATION_KEYS[location]: [
-            link.to_configmap() for link in order_links(by_location[location], order.get(location, ()))
+            link.to_configmap()
+            for link in order_links(by_location[location], order.get(location, ()))
         ]
         for location in LOCATIONS
     }
 
 
-def configmap_data(
-    links: Iterable[Link], config: DashboardConfig
-) -> dict[str, str]:
+def configmap_data(links: Iterable[Link], config: DashboardConfig) -> dict[str, str]:
     """The `data` of the dashboard ConfigMap: `links` and `settings`, both JSON strings."""
     return {
         "links": json.dumps(render_links(links, config.link_order), indent=2, sort_keys=False),

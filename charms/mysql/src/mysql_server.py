@@ -49,7 +49,7 @@ EXPORTER_USER = "exporter"
 LOCAL_HOST = "127.0.0.1"
 """Host part of the system users: only processes of this pod (charm, exporter) reach them."""
 
-SYSTEM_SECRET_LABEL = "system-users"
+SYSTEM_SECRET_LABEL = "system-users"  # noqa: S105 - a secret label, not a secret
 """Label of the app secret holding `root-password` and `exporter-password`."""
 SYSTEM_USERS = (ROOT_USER, EXPORTER_USER)
 
@@ -184,9 +184,7 @@ class MysqlConfig:
             if pool < MIN_BUFFER_POOL:
                 raise ConfigError("innodb-buffer-pool-size", "must be at least 8M")
             if limit is not None and pool > 0.8 * limit:
-                raise ConfigError(
-                    "innodb-buffer-pool-size", "must be at most 80% of memory-limit"
-                )
+                raise ConfigError("innodb-buffer-pool-size", "must be at most 80% of memory-limit")
 
     def _check_types(self) -> None:
         # Juju guarantees the types of declared options; a dataclass does not check them, so
@@ -347,13 +345,7 @@ def client_cnf(user: str, password: str) -> str:
     """
     if any(c in password for c in '"\\\n\r'):
         raise ValueError("password not representable in an option file")
-    return (
-        "[client]\n"
-        f"user={user}\n"
-        f'password="{password}"\n'
-        f"host={LOCAL_HOST}\n"
-        f"port={MYSQL_PORT}\n"
-    )
+    return f'[client]\nuser={user}\npassword="{password}"\nhost={LOCAL_HOST}\nport={MYSQL_PORT}\n'
 
 
 def generate_password(length: int = 32) -> str:
@@ -369,7 +361,8 @@ def check_user_password(password: str) -> str:
     """
     if not _USER_PASSWORD.fullmatch(password):
         raise ValueError(
-            "password must be 16-128 characters out of letters, digits and _ . ~ ! @ % ^ * + = , : / -"
+            "password must be 16-128 characters out of letters, digits and"
+            " _ . ~ ! @ % ^ * + = , : / -"
         )
     return password
 

@@ -20,6 +20,7 @@ that holds a password is reported by its error code alone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -216,16 +217,16 @@ class Provisioner:
                 charset="utf8mb4",
             )
         except pymysql.err.MySQLError as err:
-            raise _translate(err, f"connecting to {host}:{port} as {user}", sensitive=False) from None
+            raise _translate(
+                err, f"connecting to {host}:{port} as {user}", sensitive=False
+            ) from None
         except OSError as err:  # e.g. connect timeout surfacing as a socket error
             raise ServerUnavailableError(f"connecting to {host}:{port}: {err}") from None
         try:
             yield cls(connection)
         finally:
-            try:
+            with contextlib.suppress(pymysql.err.MySQLError):  # already gone: nothing to free
                 connection.close()
-            except pymysql.err.MySQLError:  # already gone: nothing to release
-                pass
 
     # ---------------------------------------------------------------- low level
 
@@ -304,7 +305,9 @@ class Provisioner:
             return NATIVE_PLUGIN
         return None
 
-    def _auth_statement(self, verb: str, user: str, host: str, password: str, native: bool) -> None:
+    def _auth_statement(
+        self, verb: str, user: str, host: str, password: str, native: bool
+    ) -> None:
         try:
             self._run(
                 f"{verb} USER %s@%s {self._identified(native)}",
@@ -405,7 +408,8 @@ class Provisioner:
         pattern = grant_pattern(database)
         condition = " AND ".join(f"{col} = 'Y'" for col in _DB_PRIVILEGE_COLUMNS)
         rows = self._run(
-            f"SELECT COUNT(*) FROM mysql.db WHERE User = %s AND Host = %s AND Db = %s"
+            # Only constant column names are interpolated; values are bound parameters.
+            "SELECT COUNT(*) FROM mysql.db WHERE User = %s AND Host = %s AND Db = %s"  # noqa: S608
             f" AND {condition}",
             (user, host, pattern),
             what=f"reading grants of {user}@{host}",
@@ -439,7 +443,7 @@ class Provisioner:
     def ensure_exporter_user(
         self, user: str, host: str, password: str, *, reset_password: bool = False
     ) -> str:
-        """The metrics exporter's account: global PROCESS, REPLICATION CLIENT, SELECT; 3 connections.
+        """The exporter's account: global PROCESS, REPLICATION CLIENT, SELECT; 3 connections.
 
         Returns:
             What `ensure_user` did.

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import jinja2
 import yaml
@@ -86,7 +86,8 @@ HASH_ANNOTATION = "kfcharm.io/desired-hash"
 
 # Any lightkube resource instance (typed model or generic dict-based resource).
 Resource = Any
-ResourceType = type
+#: A `lightkube.Client`, or a test double with the same methods (`FakeKubernetes`).
+ClientLike: TypeAlias = "Client | Any"
 
 # --------------------------------------------------------------------------------------------
 # Client
@@ -671,7 +672,7 @@ class ResourceManager:
 
     def __init__(
         self,
-        client: Client,
+        client: ClientLike,
         app: str,
         namespace: str,
         scope: str = "main",

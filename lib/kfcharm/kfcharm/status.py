@@ -56,7 +56,7 @@ def status_for_k8s_error(err: K8sError, app_name: str) -> ops.StatusBase:
     if isinstance(err, K8sThrottledError):
         return ops.WaitingStatus("Kubernetes API is throttling requests; will retry")
     if isinstance(err, K8sTimeoutError):
-        return ops.WaitingStatus("Kubernetes API did not answer in time; will retry")
+        return ops.WaitingStatus("Kubernetes API unreachable or timed out; will retry")
     if isinstance(err, K8sServerError):
         return ops.WaitingStatus(
             f"Kubernetes API server error ({err.status_code}) on {target}; will retry"
@@ -67,7 +67,7 @@ def status_for_k8s_error(err: K8sError, app_name: str) -> ops.StatusBase:
     if isinstance(err, K8sInvalidError):
         return ops.BlockedStatus(f"Kubernetes rejected {target}: {detail}")
     if isinstance(err, K8sNotFoundError):
-        return ops.BlockedStatus(f"Kubernetes has no {target} (missing CRD?): {detail}")
+        return ops.BlockedStatus(f"{target} not found (CRD or namespace missing?): {detail}")
     if err.transient:
         return ops.WaitingStatus(f"Kubernetes API error on {target}; will retry")
     code = f" {err.status_code}" if err.status_code else ""

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import httpx2
 import pytest
+from kfcharm.k8s import load_manifests
+from kfcharm.testing import KUBERNETES_VERSION, FakeKubernetes, RequestRecord
 from lightkube import ALL_NS, ApiError, operators
-from lightkube.generic_resource import create_namespaced_resource
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Service
 from lightkube.types import PatchType
 
-from kfcharm.k8s import load_manifests
-from kfcharm.testing import KUBERNETES_VERSION, FakeKubernetes, RequestRecord
-
 NS = "kubeflow"
 
-DEPLOYMENT = {
+DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "web", "namespace": NS},
@@ -66,11 +66,20 @@ spec:
 Widget = create_namespaced_resource("example.com", "v1", "Widget", "widgets")
 
 
-def widget(name: str = "w", **spec: object) -> object:
-    return Widget({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec})
+def widget(name: str = "w", **spec: object) -> Any:
+    return Widget(  # type: ignore[call-overload]
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+    )
 
 
-def configmap(name: str, namespace: str = NS, labels: dict | None = None, **data: str) -> ConfigMap:
+def configmap(
+    name: str, namespace: str = NS, labels: dict | None = None, **data: str
+) -> ConfigMap:
     return ConfigMap(metadata=ObjectMeta(name=name, namespace=namespace, labels=labels), data=data)
 
 
@@ -86,8 +95,12 @@ def crd_fake(fake: FakeKubernetes) -> FakeKubernetes:
     return fake
 
 
-def status_of(excinfo: pytest.ExceptionInfo[ApiError]) -> int:
+def status_of(excinfo: pytest.ExceptionInfo[ApiError]) -> int | None:
     return excinfo.value.status.code
+
+
+def message_of(excinfo: pytest.ExceptionInfo[ApiError]) -> str:
+    return excinfo.value.status.message or ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,13 +115,13 @@ def test_kubernetes_version_is_shipped_by_kubernetes_validate():
 
 
 def test_valid_deployment_is_stored(fake: FakeKubernetes):
-    created = fake.apply(Deployment.from_dict(DEPLOYMENT))
+    created: Any = fake.apply(Deployment.from_dict(DEPLOYMENT))
 
-    assert isinstance(created, Deployment)
     assert created.metadata.uid
     assert created.metadata.resourceVersion
     assert created.metadata.creationTimestamp is not None
     assert created.metadata.generation == 1
+    assert isinstance(created, Deployment)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +140,11 @@ def test_valid_deployment_is_stored(fake: FakeKubernetes):
     ],
 )
 def test_invalid_deployment_is_rejected_with_422(fake: FakeKubernetes, mutate, message: str):
-    body = {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"]}, "metadata": {**DEPLOYMENT["metadata"]}}
+    body: dict[str, Any] = {
+        **DEPLOYMENT,
+        "spec": {**DEPLOYMENT["spec"]},
+        "metadata": {**DEPLOYMENT["metadata"]},
+    }
     body["spec"]["template"] = {
         "metadata": {"labels": {"app": "web"}},
         "spec": {"containers": [{"name": "web", "image": "nginx"}]},
@@ -140,13 +157,13 @@ def test_invalid_deployment_is_rejected_with_422(fake: FakeKubernetes, mutate, m
 
     assert status_of(caught) == 422
     assert caught.value.status.reason == "Invalid"
-    assert message in caught.value.status.message
+    assert message in message_of(caught)
     assert fake.objects(Deployment) == []
     assert fake.requests[-1].error == 422
 
 
 def test_typed_object_made_invalid_after_construction_is_rejected(fake: FakeKubernetes):
-    deployment = Deployment.from_dict(DEPLOYMENT)
+    deployment: Any = Deployment.from_dict(DEPLOYMENT)
     deployment.spec.selector = None  # lightkube would send null: the server requires it
 
     with pytest.raises(ApiError, match="selector"):
@@ -177,7 +194,7 @@ def test_object_names_follow_kubernetes_rules(fake: FakeKubernetes, kind, name: 
     if ok:
         fake.create(obj)
     else:
-        with pytest.raises(ApiError, match="metadata.name"):
+        with pytest.raises(ApiError, match=r"metadata\.name"):
             fake.create(obj)
 
 
@@ -214,13 +231,20 @@ def test_custom_resources_allowed_without_crd_when_not_required():
 
 
 def test_valid_custom_resource_is_stored_as_generic_resource(crd_fake: FakeKubernetes):
-    stored = crd_fake.apply(
-        widget(size=2, colour="red", port="http", note=None, extra={"x": {"y": 1}}, parts=[{"name": "a"}])
+    stored: Any = crd_fake.apply(
+        widget(
+            size=2,
+            colour="red",
+            port="http",
+            note=None,
+            extra={"x": {"y": 1}},
+            parts=[{"name": "a"}],
+        )
     )
 
-    assert isinstance(stored, Widget)
     assert stored["spec"]["port"] == "http"
     assert stored.metadata.namespace == NS
+    assert isinstance(stored, Widget)
     assert crd_fake.get(Widget, "w").spec["extra"] == {"x": {"y": 1}}
 
 
@@ -243,8 +267,9 @@ def test_custom_resource_violating_its_crd_schema_is_rejected(
         crd_fake.apply(widget(**spec))
 
     assert status_of(caught) == 422
-    assert message in caught.value.status.message
-    assert caught.value.status.details.causes
+    assert message in message_of(caught)
+    details: Any = caught.value.status.details
+    assert details.causes
 
 
 def test_unknown_top_level_field_of_custom_resource_is_rejected(crd_fake: FakeKubernetes):
@@ -256,14 +281,12 @@ def test_unknown_top_level_field_of_custom_resource_is_rejected(crd_fake: FakeKu
 
 
 def test_custom_resource_of_unserved_version_or_wrong_scope_is_404(crd_fake: FakeKubernetes):
-    WidgetV2 = create_namespaced_resource("example.com", "v2", "Widget", "widgets")
-    from lightkube.generic_resource import create_global_resource
+    unserved = create_namespaced_resource("example.com", "v2", "Widget", "widgets")
+    cluster_scoped = create_global_resource("example.com", "v3", "Widget", "widgets")
 
-    GlobalWidget = create_global_resource("example.com", "v3", "Widget", "widgets")
-
-    for cls in (WidgetV2, GlobalWidget):
+    for cls in (unserved, cluster_scoped):
         with pytest.raises(ApiError) as caught:
-            crd_fake.create(cls({"metadata": {"name": "w"}, "spec": {"size": 1}}))
+            crd_fake.create(cls({"metadata": {"name": "w"}, "spec": {"size": 1}}))  # type: ignore[call-overload]
         assert status_of(caught) == 404
 
 
@@ -327,6 +350,9 @@ def test_replace_requires_existing_object_and_current_resource_version(fake: Fak
 def test_namespace_argument_must_match_object(fake: FakeKubernetes):
     with pytest.raises(ValueError, match="differ"):
         fake.create(configmap("a", namespace="one"), namespace="two")
+    with pytest.raises(ApiError) as caught:
+        fake.apply(configmap("a", namespace="one"), namespace="two")
+    assert status_of(caught) == 400
 
 
 def test_merge_patch_sets_and_removes_fields(fake: FakeKubernetes):
@@ -399,7 +425,7 @@ def test_name_in_body_must_match_name_in_request(fake: FakeKubernetes):
         fake.patch(Deployment, "other", DEPLOYMENT, patch_type=PatchType.APPLY)
 
     assert status_of(caught) == 400
-    assert "does not match the name on the URL" in caught.value.status.message
+    assert "does not match the name on the URL" in message_of(caught)
 
 
 def test_dry_run_does_not_persist(fake: FakeKubernetes):
@@ -599,7 +625,9 @@ def test_requests_are_recorded_with_sizes(fake: FakeKubernetes):
 
     assert [r.verb for r in fake.requests] == ["create", "get", "list", "delete"]
     create = fake.requests[0]
-    assert create == RequestRecord("create", "ConfigMap", NS, "a", create.bytes_sent, create.bytes_received)
+    assert create == RequestRecord(
+        "create", "ConfigMap", NS, "a", create.bytes_sent, create.bytes_received
+    )
     assert create.bytes_sent > 50
     assert create.bytes_received > create.bytes_sent  # the server adds uid, timestamps...
     assert fake.bytes() == sum(r.bytes_sent + r.bytes_received for r in fake.requests)
@@ -621,12 +649,15 @@ def test_add_seeds_objects_without_requests_and_keeps_status(fake: FakeKubernete
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}},
     )
 
+    deployment: Any = fake.find(Deployment, "web", NS)
+    seeded: Any = fake.find("ConfigMap", "cm")
     assert fake.requests == []
-    assert fake.find(Deployment, "web", NS).status.readyReplicas == 1
-    assert fake.find("ConfigMap", "cm").metadata.namespace == NS
+    assert deployment.status.readyReplicas == 1
+    assert seeded.metadata.namespace == NS
     assert fake.find("ConfigMap", "other") is None
     fake.add(configmap("cm", x="2"))
-    assert fake.find(ConfigMap, "cm").data == {"x": "2"}
+    replaced: Any = fake.find(ConfigMap, "cm")
+    assert replaced.data == {"x": "2"}
 
 
 @pytest.mark.parametrize("status", [403, 404, 409, 422, 429, 500])
@@ -676,6 +707,12 @@ def test_views_per_field_manager_share_one_store(fake: FakeKubernetes):
 
     assert view is fake.with_field_manager("other")
     assert fake.with_field_manager(None) is fake
+    fake.watch_timeout = None
+    fake.strict = False
+    fake.require_crds = False
+    fake.namespace = "elsewhere"
+    assert (view.watch_timeout, view.strict, view.require_crds) == (None, False, False)
+    assert view.namespace == "elsewhere"
     assert fake.find(ConfigMap, "a") is not None
     assert fake.count("apply") == 1
 
@@ -686,9 +723,117 @@ def test_install_with_monkeypatch(monkeypatch: pytest.MonkeyPatch):
     fake = FakeKubernetes().install(monkeypatch)
 
     assert get_client() is fake
-    assert get_client("charm").field_manager == "charm"
+    view: Any = get_client("charm")
+    assert view.field_manager == "charm"
 
 
 def test_fake_is_usable_as_a_context_manager(fake: FakeKubernetes):
     with fake as client:
         assert client is fake
+
+
+# ---------------------------------------------------------------------------------------------
+# Edge cases
+# ---------------------------------------------------------------------------------------------
+
+
+def test_apply_to_status_subresource(fake: FakeKubernetes):
+    status = Deployment.Status.from_dict({**DEPLOYMENT, "status": {"readyReplicas": 3}})
+    with pytest.raises(ApiError) as caught:
+        fake.apply(status)
+    assert status_of(caught) == 404
+
+    fake.apply(Deployment.from_dict(DEPLOYMENT))
+    fake.apply(status)
+
+    assert fake.get(Deployment, "web").status.readyReplicas == 3
+
+
+def test_write_without_name_is_a_client_error(fake: FakeKubernetes):
+    with pytest.raises(ValueError, match="name"):
+        fake.create(ConfigMap(metadata=ObjectMeta()))
+
+
+def test_watch_limit_applies_to_backlog_and_live_events(fake: FakeKubernetes):
+    fake.create(configmap("a"))
+    fake.create(configmap("b"))
+
+    assert len(list(fake.watch(ConfigMap, limit=1))) == 1
+    live = fake.watch(ConfigMap, resource_version="0", limit=1, timeout=None)
+    assert [o.metadata.name for _, o in live] == ["a"]
+
+
+def test_watch_waits_for_events_until_idle_timeout(fake: FakeKubernetes):
+    fake.create(configmap("a"))
+    stream = fake.watch(ConfigMap, timeout=5)
+    assert next(stream)[0] == "ADDED"
+
+    threading.Timer(0.05, lambda: fake.create(configmap("b"))).start()
+
+    event_type, obj = next(stream)
+    assert (event_type, obj.metadata.name) == ("ADDED", "b")
+    fake.stop_watches()
+    assert list(stream) == []
+
+
+def test_crd_without_schema_accepts_any_custom_resource(fake: FakeKubernetes):
+    crd = load_manifests(CRD.split("      schema:")[0])[0]
+    fake.apply(crd)
+
+    fake.apply(widget(anything="goes"))
+
+    assert fake.find("Widget", "w", NS) is not None
+
+
+def test_controller_gen_int_or_string_with_any_of(fake: FakeKubernetes):
+    text = CRD.replace(
+        "port: {x-kubernetes-int-or-string: true}",
+        "port: {anyOf: [{type: integer}, {type: string}], x-kubernetes-int-or-string: true}",
+    )
+    fake.apply(load_manifests(text)[0])
+
+    fake.apply(widget("a", size=1, port=80))
+    fake.apply(widget("b", size=1, port="http"))
+    with pytest.raises(ApiError, match="port"):
+        fake.apply(widget("c", size=1, port=[80]))
+
+
+def test_apply_after_field_was_removed_by_someone_else(fake: FakeKubernetes):
+    fake.apply(configmap("a", x="1", y="2"), field_manager="charm")
+    fake.patch(ConfigMap, "a", {"data": None})
+
+    result = fake.apply(configmap("a", x="1"), field_manager="charm")
+
+    assert result.data == {"x": "1"}
+
+
+def test_unknown_selector_operator_is_rejected(labelled: FakeKubernetes):
+    weird = operators.Operator("approximately", "~", "web")
+
+    with pytest.raises(ValueError, match="unsupported selector operator"):
+        list(labelled.list(ConfigMap, labels={"tier": weird}))
+
+
+@pytest.mark.parametrize("key", ["bad key", "Bad_Prefix/x", "-x", "a/" + "b" * 64])
+def test_invalid_label_keys_are_rejected(fake: FakeKubernetes, key: str):
+    with pytest.raises(ApiError, match="qualified name"):
+        fake.create(configmap("a", labels={key: "v"}))
+
+
+def test_builtin_kind_without_shipped_schema_is_not_validated(fake: FakeKubernetes):
+    from lightkube.resources.resource_v1 import DeviceClass
+
+    # resource.k8s.io/v1 is newer than KUBERNETES_VERSION: no schema to validate against.
+    fake.create(DeviceClass.from_dict({"metadata": {"name": "gpu"}, "spec": {}}))
+
+    assert fake.find(DeviceClass, "gpu") is not None
+
+
+def test_lazy_testing_exports():
+    import kfcharm.testing as testing_module
+
+    assert callable(testing_module.find_leaks)
+    assert callable(testing_module.promtool_test)
+    assert "FakeKubernetes" in dir(testing_module)
+    with pytest.raises(AttributeError):
+        testing_module.no_such_helper  # noqa: B018

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import lightkube
 import pydantic
 import pytest
-from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Service, ServiceAccount
-from lightkube.resources.rbac_authorization_v1 import ClusterRole
-
 from kfcharm import k8s
 from kfcharm.k8s import (
     HASH_ANNOTATION,
@@ -33,6 +28,11 @@ from kfcharm.k8s import (
     load_templates,
 )
 from kfcharm.testing import FakeKubernetes
+from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Service, ServiceAccount
+from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 APP = "katib"
 MODEL = "kubeflow"
@@ -117,6 +117,12 @@ def manager(fake_k8s: FakeKubernetes) -> ResourceManager:
     )
 
 
+def stored(fake: FakeKubernetes, kind: type, name: str, namespace: str | None = None) -> Any:
+    obj = fake.find(kind, name, namespace)
+    assert obj is not None, f"{kind.__name__} {name} not stored"
+    return obj
+
+
 def desired(**overrides: object) -> list:
     return load_manifests(CONFIGMAP + "---" + DEPLOYMENT, {**CONTEXT, **overrides})
 
@@ -127,7 +133,7 @@ def desired(**overrides: object) -> list:
 
 
 def test_get_client_returns_installed_fake(fake_k8s: FakeKubernetes):
-    client = get_client(field_manager=APP)
+    client: Any = get_client(field_manager=APP)
 
     assert isinstance(client, FakeKubernetes)
     assert client.field_manager == APP
@@ -188,7 +194,7 @@ def test_load_templates_renders_sorted_templates(tmp_path: Path):
 def test_load_templates_missing_variable_is_an_error(tmp_path: Path):
     templates = write_templates(tmp_path / "t", config=CONFIGMAP)
 
-    with pytest.raises(ManifestError, match="config.yaml.j2.*'level' is undefined"):
+    with pytest.raises(ManifestError, match=r"config\.yaml\.j2.*'level' is undefined"):
         load_templates(templates, {"app": APP})
 
 
@@ -329,7 +335,7 @@ def test_first_reconcile_applies_everything_with_owner_labels(
     assert result.unchanged == []
     assert result.pruned == []
     assert result.changed
-    deployment = fake_k8s.find(Deployment, "katib-web", MODEL)
+    deployment = stored(fake_k8s, Deployment, "katib-web", MODEL)
     assert deployment.metadata.labels == {
         "app.kubernetes.io/managed-by": "kfcharm",
         "kfcharm.io/owner": APP,
@@ -369,7 +375,7 @@ def test_only_changed_objects_are_applied(manager: ResourceManager, fake_k8s: Fa
     assert result.applied == ["Deployment/kubeflow/katib-web"]
     assert result.unchanged == ["ConfigMap/kubeflow/katib-config"]
     assert [(r.verb, r.kind) for r in fake_k8s.writes()] == [("apply", "Deployment")]
-    assert fake_k8s.find(Deployment, "katib-web", MODEL).spec.replicas == 3
+    assert stored(fake_k8s, Deployment, "katib-web", MODEL).spec.replicas == 3
 
 
 def test_objects_no_longer_desired_are_pruned(manager: ResourceManager, fake_k8s: FakeKubernetes):
@@ -394,10 +400,14 @@ def test_deleted_object_is_recreated(manager: ResourceManager, fake_k8s: FakeKub
 def test_objects_of_other_owners_and_scopes_are_left_alone(fake_k8s: FakeKubernetes):
     mine = ResourceManager(fake_k8s, APP, MODEL, resource_types=[ConfigMap])
     other_app = ResourceManager(fake_k8s, "kserve", MODEL, resource_types=[ConfigMap])
-    other_scope = ResourceManager(fake_k8s, APP, MODEL, scope="profiles", resource_types=[ConfigMap])
+    other_scope = ResourceManager(
+        fake_k8s, APP, MODEL, scope="profiles", resource_types=[ConfigMap]
+    )
     other_model = ResourceManager(fake_k8s, APP, "elsewhere", resource_types=[ConfigMap])
     for rm, name in [(other_app, "a"), (other_scope, "b"), (other_model, "c")]:
-        rm.reconcile(load_manifests(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}"))
+        rm.reconcile(
+            load_manifests(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}")
+        )
     fake_k8s.add(ConfigMap.from_dict({"metadata": {"name": "manual", "namespace": MODEL}}))
 
     result = mine.reconcile([])
@@ -421,11 +431,14 @@ def test_namespace_defaults_to_model_and_other_namespaces_are_managed(
 
     assert steady.unchanged == ["ConfigMap/kubeflow/here", "ConfigMap/user-ns/there"]
     assert pruned.pruned == ["ConfigMap/user-ns/there"]
-    assert [r.namespace for r in fake_k8s.requests if r.verb == "list"][0] == lightkube.ALL_NS
+    assert fake_k8s.requests[0].verb == "list"
+    assert fake_k8s.requests[0].namespace == lightkube.ALL_NS
 
 
 def test_namespace_local_listing_when_not_listing_all_namespaces(fake_k8s: FakeKubernetes):
-    rm = ResourceManager(fake_k8s, APP, MODEL, resource_types=[ConfigMap], list_all_namespaces=False)
+    rm = ResourceManager(
+        fake_k8s, APP, MODEL, resource_types=[ConfigMap], list_all_namespaces=False
+    )
     local = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: here}\n"
     remote = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: there, namespace: other}\n"
     rm.reconcile(load_manifests(local))
@@ -443,7 +456,9 @@ def test_namespace_local_listing_when_not_listing_all_namespaces(fake_k8s: FakeK
     assert fake_k8s.writes() == []
 
 
-def test_cluster_scoped_objects_have_no_namespace(manager: ResourceManager, fake_k8s: FakeKubernetes):
+def test_cluster_scoped_objects_have_no_namespace(
+    manager: ResourceManager, fake_k8s: FakeKubernetes
+):
     text = (
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
         "metadata: {name: katib-view, namespace: ignored}\nrules: []\n"
@@ -452,13 +467,16 @@ def test_cluster_scoped_objects_have_no_namespace(manager: ResourceManager, fake
     result = manager.reconcile(load_manifests(text))
 
     assert result.applied == ["ClusterRole/katib-view"]
-    assert fake_k8s.find(ClusterRole, "katib-view").metadata.namespace is None
+    assert stored(fake_k8s, ClusterRole, "katib-view").metadata.namespace is None
 
 
 def test_crds_are_never_pruned_implicitly_but_purged_explicitly(fake_k8s: FakeKubernetes):
     crd, experiment = load_manifests(CRD + "---" + EXPERIMENT)
     rm = ResourceManager(
-        fake_k8s, APP, MODEL, resource_types=[CustomResourceDefinition, type(experiment), ConfigMap]
+        fake_k8s,
+        APP,
+        MODEL,
+        resource_types=[CustomResourceDefinition, type(experiment), ConfigMap],
     )
     rm.reconcile([crd, experiment, *desired()[:1]])
 
@@ -473,7 +491,10 @@ def test_crds_are_never_pruned_implicitly_but_purged_explicitly(fake_k8s: FakeKu
 
     rm.reconcile([crd, experiment])
     purged = rm.purge(include_crds=True)
-    assert purged == ["Experiment/kubeflow/demo", "CustomResourceDefinition/experiments.kubeflow.org"]
+    assert purged == [
+        "Experiment/kubeflow/demo",
+        "CustomResourceDefinition/experiments.kubeflow.org",
+    ]
     assert fake_k8s.objects(CustomResourceDefinition) == []
 
 
@@ -515,7 +536,7 @@ def test_reconcile_rejects_duplicates_and_nameless_objects(manager: ResourceMana
     with pytest.raises(ValueError, match="desired twice"):
         manager.reconcile(desired() + desired())
     nameless = ConfigMap.from_dict({"metadata": {"labels": {"a": "b"}}})
-    with pytest.raises(ValueError, match="without metadata.name"):
+    with pytest.raises(ValueError, match=r"without metadata\.name"):
         manager.reconcile([nameless])
 
 
@@ -532,7 +553,10 @@ def test_prepare_does_not_modify_the_callers_object(manager: ResourceManager):
 def test_hash_ignores_a_stale_hash_annotation(manager: ResourceManager):
     config = desired()[0]
     tampered = ConfigMap.from_dict(
-        {**config.to_dict(), "metadata": {"name": "katib-config", "annotations": {HASH_ANNOTATION: "x"}}}
+        {
+            **config.to_dict(),
+            "metadata": {"name": "katib-config", "annotations": {HASH_ANNOTATION: "x"}},
+        }
     )
 
     assert manager._hash(manager.prepare(config)) == manager._hash(manager.prepare(tampered))
@@ -595,7 +619,12 @@ def test_apply_faults_surface_as_typed_errors(
     err = caught.value
     assert type(err) is error
     assert err.transient is transient
-    assert (err.kind, err.name, err.namespace, err.verb) == ("Deployment", "katib-web", MODEL, "apply")
+    assert (err.kind, err.name, err.namespace, err.verb) == (
+        "Deployment",
+        "katib-web",
+        MODEL,
+        "apply",
+    )
     assert err.status_code == (status if isinstance(status, int) else None)
     # The fault was used up: the next reconcile succeeds.
     assert manager.reconcile(desired()).applied == ["Deployment/kubeflow/katib-web"]
@@ -623,7 +652,11 @@ def test_purge_delete_fault_is_typed(manager: ResourceManager, fake_k8s: FakeKub
 
 def test_error_message_and_target():
     err = K8sInvalidError(
-        "spec.replicas: Invalid value", status_code=422, kind="Deployment", name="web", verb="apply"
+        "spec.replicas: Invalid value",
+        status_code=422,
+        kind="Deployment",
+        name="web",
+        verb="apply",
     )
 
     assert str(err) == "apply Deployment/web: spec.replicas: Invalid value (HTTP 422)"
@@ -655,3 +688,60 @@ def test_k8s_errors_context_manager_wraps_direct_client_calls(fake_k8s: FakeKube
     assert caught.value.status_code == 404
     assert caught.value.reason == "NotFound"
     assert 'namespaces "nope" not found' in caught.value.message
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "plural"),
+    [
+        ("Profile", "profiles"),
+        ("Policy", "policies"),
+        ("Gateway", "gateways"),
+        ("Ingress", "ingresses"),
+        ("Mesh", "meshes"),
+        ("Patch", "patches"),
+        ("Box", "boxes"),
+    ],
+)
+def test_plural_guess(kind: str, plural: str):
+    assert k8s._plural(kind) == plural
+
+
+def test_guessed_class_is_reused():
+    text = "apiVersion: example.com/v1\nkind: Sprocket\nmetadata: {name: s, namespace: n}\n"
+
+    first, second = load_manifests(text)[0], load_manifests(text)[0]
+
+    assert type(first) is type(second)
+
+
+def test_crd_conflicting_with_registered_class_keeps_the_registered_one(caplog):
+    from lightkube.generic_resource import create_namespaced_resource
+
+    registered = create_namespaced_resource("conflict.example.com", "v1", "Thing", "things")
+    crd = (
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: things.conflict.example.com}\n"
+        "spec: {group: conflict.example.com, scope: Cluster, names: {kind: Thing, plural: things},"
+        " versions: [{name: v1, served: true, storage: true}]}\n---\n"
+        "apiVersion: conflict.example.com/v1\nkind: Thing\nmetadata: {name: t}\n"
+    )
+
+    thing = load_manifests(crd)[1]
+
+    assert type(thing) is registered
+    assert "different scope or plural" in caplog.text
+
+
+def test_plain_json_conversion_handles_datetimes_and_rejects_unknown_types():
+    from datetime import datetime, timezone
+
+    stamp = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+    assert k8s._to_plain({"at": stamp, "gone": None}) == {"at": "2024-01-02T03:04:05Z"}
+    with pytest.raises(TypeError, match="cannot serialise"):
+        k8s._to_plain({"x": object()})

@@ -8,9 +8,8 @@ from typing import Any
 
 import ops
 import pytest
-from ops import pebble, testing
-
 from kfcharm.pebble import _seconds, ensure_layer, push_if_changed
+from ops import pebble, testing
 
 META = {"name": "pebble-test", "containers": {"workload": {"resource": "image"}}}
 
@@ -39,7 +38,12 @@ def layer(command: str = "/bin/server --port 80", period: str = "10s") -> dict[s
             }
         },
         "log-targets": {
-            "loki": {"override": "replace", "type": "loki", "location": "http://loki", "services": ["all"]}
+            "loki": {
+                "override": "replace",
+                "type": "loki",
+                "location": "http://loki",
+                "services": ["all"],
+            }
         },
     }
 
@@ -76,12 +80,15 @@ def test_ensure_layer_does_nothing_when_plan_matches():
     )
 
     changed, state = run_with_container(
-        container, lambda c: ensure_layer(c, "workload", pebble.Layer(layer()))  # type: ignore[arg-type]
+        container,
+        lambda c: ensure_layer(c, "workload", pebble.Layer(layer())),  # type: ignore[arg-type]
     )
 
     assert changed is False
     # Not replanned: the (stopped) service was not started.
-    assert state.get_container("workload").service_statuses["server"] == pebble.ServiceStatus.INACTIVE
+    assert (
+        state.get_container("workload").service_statuses["server"] == pebble.ServiceStatus.INACTIVE
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,7 +103,9 @@ def test_ensure_layer_does_nothing_when_plan_matches():
 )
 def test_ensure_layer_replans_when_anything_changed(edit: Callable[[dict], None]):
     container = testing.Container(
-        "workload", can_connect=True, layers={"workload": pebble.Layer(layer())}  # type: ignore[arg-type]
+        "workload",
+        can_connect=True,
+        layers={"workload": pebble.Layer(layer())},  # type: ignore[arg-type]
     )
     desired = layer()
     edit(desired)
@@ -110,7 +119,9 @@ def test_ensure_layer_replans_when_anything_changed(edit: Callable[[dict], None]
 def test_ensure_layer_compares_durations_by_value():
     # Pebble reports "1m" back as "1m0s".
     container = testing.Container(
-        "workload", can_connect=True, layers={"workload": pebble.Layer(layer(period="1m0s"))}  # type: ignore[arg-type]
+        "workload",
+        can_connect=True,
+        layers={"workload": pebble.Layer(layer(period="1m0s"))},  # type: ignore[arg-type]
     )
 
     changed, _ = run_with_container(
@@ -122,7 +133,9 @@ def test_ensure_layer_compares_durations_by_value():
 
 def test_ensure_layer_merge_override_compares_only_keys_it_sets():
     container = testing.Container(
-        "workload", can_connect=True, layers={"workload": pebble.Layer(layer())}  # type: ignore[arg-type]
+        "workload",
+        can_connect=True,
+        layers={"workload": pebble.Layer(layer())},  # type: ignore[arg-type]
     )
     same = {"services": {"server": {"override": "merge", "environment": {"LEVEL": "info"}}}}
     other = {"services": {"server": {"override": "merge", "command": "/bin/other"}}}
@@ -165,8 +178,12 @@ def test_push_if_changed_skips_identical_content(mounted: tuple[testing.Containe
     container, root = mounted
     (root / "app.yaml").write_bytes(b"a: 1\n")
 
-    same, _ = run_with_container(container, lambda c: push_if_changed(c, "/etc/app/app.yaml", b"a: 1\n"))
-    other, _ = run_with_container(container, lambda c: push_if_changed(c, "/etc/app/app.yaml", "a: 2\n"))
+    same, _ = run_with_container(
+        container, lambda c: push_if_changed(c, "/etc/app/app.yaml", b"a: 1\n")
+    )
+    other, _ = run_with_container(
+        container, lambda c: push_if_changed(c, "/etc/app/app.yaml", "a: 2\n")
+    )
 
     assert same is False
     assert other is True
@@ -199,10 +216,10 @@ def test_push_if_changed_encodes_text_with_the_given_encoding(
     container, root = mounted
 
     run_with_container(
-        container, lambda c: push_if_changed(c, "/etc/app/x.txt", "caf\u00e9", encoding="latin-1")
+        container, lambda c: push_if_changed(c, "/etc/app/x.txt", "na\u00efve", encoding="latin-1")
     )
 
-    assert (root / "x.txt").read_bytes() == b"caf\xe9"
+    assert (root / "x.txt").read_bytes() == b"na\xefve"
 
 
 def test_push_if_changed_pushes_when_the_file_cannot_be_read():

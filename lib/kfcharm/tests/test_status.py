@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ops
 import pytest
-
 from kfcharm.k8s import (
     K8sConflictError,
     K8sError,
@@ -40,7 +39,7 @@ def test_forbidden_asks_for_juju_trust():
     [
         (error(K8sThrottledError, 429), "throttling"),
         (error(K8sServerError, 503), "server error (503)"),
-        (error(K8sTimeoutError, None), "did not answer"),
+        (error(K8sTimeoutError, None), "unreachable or timed out"),
         (error(K8sConflictError, 409), "changed concurrently"),
         (K8sError("gone", status_code=410, transient=True), "retry"),
     ],
@@ -63,7 +62,9 @@ def test_invalid_object_is_blocked_with_kind_name_and_api_message():
 
 
 def test_not_found_is_blocked_and_hints_at_missing_crd():
-    status = status_for_k8s_error(error(K8sNotFoundError, 404, "the server could not find it"), APP)
+    status = status_for_k8s_error(
+        error(K8sNotFoundError, 404, "the server could not find it"), APP
+    )
 
     assert isinstance(status, ops.BlockedStatus)
     assert "Deployment/katib-ui" in status.message

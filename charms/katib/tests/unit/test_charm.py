@@ -474,3 +474,19 @@ def test_model_uuid_is_real_in_scrape_metadata(ctx, k8s):
     out = ctx.run(ctx.on.relation_joined(metrics), ready_state(relations=[metrics]))
     meta = json.loads(out.get_relation(metrics.id).local_app_data["scrape_metadata"])
     assert str(uuid.UUID(meta["model_uuid"])) == meta["model_uuid"]
+
+
+def test_secret_expired_rotates_and_reapplies_the_ca_bundle(ctx, k8s, monkeypatch):
+    clock = FrozenClock(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+    monkeypatch.setattr(charm, "clock", clock)
+    out = ctx.run(ctx.on.install(), ready_state())
+    secret = cert_secret(out)
+    first_ca = secret.tracked_content["ca-cert"]
+    clock.now += datetime.timedelta(days=336)  # the secret's expiry: rotation is due
+    out = ctx.run(ctx.on.secret_expired(secret, revision=secret._tracked_revision), out)
+    content = cert_secret(out).latest_content
+    assert content["ca-cert"] != first_ca
+    hook = k8s.find("MutatingWebhookConfiguration", f"{MODEL}-{APP}.katib.kubeflow.org")
+    bundle = base64.b64decode(hook.webhooks[0].clientConfig.caBundle).decode()
+    assert bundle.startswith(content["ca-cert"])
+    assert pushed(ctx, out, katib.CONTROLLER, katib.CERT_FILE) == content["tls-cert"]

@@ -90,7 +90,7 @@ def test_random_relation_data_never_raises(data, ingress_versions):
         "ingress", remote_app_data={"_supported_versions": ingress_versions}
     )
     with _fake().installed():
-        out = ctx.run(ctx.on.relation_changed(db), state(relations=[db, ingress]))
-        out = ctx.run(ctx.on.relation_changed(ingress), out)
+        out = ctx.run(ctx.on.relation_changed(db, remote_unit=0), state(relations=[db, ingress]))
+        out = ctx.run(ctx.on.relation_changed(out.get_relation(ingress.id)), out)
     assert out.unit_status.name in ("active", "blocked", "waiting")
     assert out.unit_status != ops.ActiveStatus() or data.get("endpoints")

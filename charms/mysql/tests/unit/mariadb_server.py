@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pymysql
-
 from mysql_server import MysqlConfig, generate_password, server_args
 
 SKIP_REASON = "mariadb-server Debian package not installed"
@@ -97,9 +96,13 @@ def start(base: Path, server: str, install: str) -> tuple[subprocess.Popen[bytes
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"mariadbd exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"mariadbd exited with {proc.returncode}: {log.read_text()[-2000:]}"
+            )
         try:
-            conn = pymysql.connect(unix_socket=str(sock), user="root", password="", autocommit=True)
+            conn = pymysql.connect(
+                unix_socket=str(sock), user="root", password="", autocommit=True
+            )
             break
         except pymysql.err.OperationalError:
             if time.monotonic() > deadline:

@@ -65,6 +65,8 @@ def test_dashboard_queries_use_exporter_metrics_and_topology():
             assert 'juju_model=~"$juju_model"' in expr, expr
             assert 'juju_application=~"$juju_application"' in expr, expr
         datasources = {
-            panel.get("datasource", {}).get("uid") for panel in board["panels"] if "targets" in panel
+            panel.get("datasource", {}).get("uid")
+            for panel in board["panels"]
+            if "targets" in panel
         }
         assert datasources == {"${prometheusds}"}

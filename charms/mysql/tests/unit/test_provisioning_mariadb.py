@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import provisioning
 import pymysql
 import pytest
-
-import provisioning
 from mysql_server import generate_password
 from provisioning import Flavour, Provisioner
 
@@ -148,11 +147,13 @@ def test_root_password_rotation_on_all_root_accounts(mariadb, root):
     hosts = root.set_password_all_hosts("root", new)
     assert set(hosts) >= {"localhost", "127.0.0.1"}
     try:
-        with pytest.raises(provisioning.AccessDeniedError) as denied:
-            with Provisioner.connect(
+        with (
+            pytest.raises(provisioning.AccessDeniedError) as denied,
+            Provisioner.connect(
                 host=mariadb.host, port=mariadb.port, user="root", password=mariadb.root_password
-            ):
-                pass
+            ),
+        ):
+            pass
         assert mariadb.root_password not in str(denied.value)
         with Provisioner.connect(
             host=mariadb.host, port=mariadb.port, user="root", password=new
@@ -166,11 +167,11 @@ def test_root_password_rotation_on_all_root_accounts(mariadb, root):
 
 
 def test_unreachable_server_is_transient(mariadb):
-    with pytest.raises(provisioning.ServerUnavailableError) as err:
-        with Provisioner.connect(
-            host="127.0.0.1", port=1, user="root", password=mariadb.root_password
-        ):
-            pass
+    with (
+        pytest.raises(provisioning.ServerUnavailableError) as err,
+        Provisioner.connect(host="127.0.0.1", port=1, user="root", password=mariadb.root_password),
+    ):
+        pass
     assert err.value.transient is True
 
 

@@ -18,7 +18,9 @@ class RelationError(Exception):
         super().__init__(message)
 
     def __str__(self) -> str:
-        where = self.endpoint if self.relation_id is None else f"{self.endpoint}:{self.relation_id}"
+        where = (
+            self.endpoint if self.relation_id is None else f"{self.endpoint}:{self.relation_id}"
+        )
         return f"{where}: {self.message}"
 
 

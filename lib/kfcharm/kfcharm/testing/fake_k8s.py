@@ -192,8 +192,12 @@ class _Event:
 
 @dataclass
 class _Store:
-    """State shared by a FakeKubernetes and its per-field-manager views."""
+    """State (and settings) shared by a FakeKubernetes and its per-field-manager views."""
 
+    namespace: str
+    strict: bool
+    require_crds: bool
+    watch_timeout: float | None
     objects: dict[_Key, _Stored] = field(default_factory=dict)
     applied: dict[tuple[_Key, str], dict] = field(default_factory=dict)
     events: list[_Event] = field(default_factory=list)
@@ -239,12 +243,47 @@ class FakeKubernetes:
         watch_timeout: float | None = 0.0,
         _store: _Store | None = None,
     ):
-        self.namespace = namespace
         self.field_manager = field_manager
-        self.strict = strict
-        self.require_crds = require_crds
-        self.watch_timeout = watch_timeout
-        self._s = _store if _store is not None else _Store()
+        self._s = _store or _Store(namespace, strict, require_crds, watch_timeout)
+
+    # Settings live in the shared store, so that changing them on the fake also affects the
+    # views handed to charms by `get_client(field_manager)`.
+
+    @property
+    def namespace(self) -> str:
+        """Default namespace of namespaced requests without one."""
+        return self._s.namespace
+
+    @namespace.setter
+    def namespace(self, value: str) -> None:
+        self._s.namespace = value
+
+    @property
+    def strict(self) -> bool:
+        """Whether fields unknown to the schema are rejected."""
+        return self._s.strict
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self._s.strict = value
+
+    @property
+    def require_crds(self) -> bool:
+        """Whether custom resources need their CRD in the fake."""
+        return self._s.require_crds
+
+    @require_crds.setter
+    def require_crds(self, value: bool) -> None:
+        self._s.require_crds = value
+
+    @property
+    def watch_timeout(self) -> float | None:
+        """Default idle timeout of `watch` (0: end after the backlog; None: until stopped)."""
+        return self._s.watch_timeout
+
+    @watch_timeout.setter
+    def watch_timeout(self, value: float | None) -> None:
+        self._s.watch_timeout = value
 
     # -- test helpers ------------------------------------------------------------------------
 
@@ -388,14 +427,7 @@ class FakeKubernetes:
         with self._s.lock:
             view = self._s.views.get(field_manager)
             if view is None:
-                view = FakeKubernetes(
-                    self.namespace,
-                    field_manager=field_manager,
-                    strict=self.strict,
-                    require_crds=self.require_crds,
-                    watch_timeout=self.watch_timeout,
-                    _store=self._s,
-                )
+                view = FakeKubernetes(field_manager=field_manager, _store=self._s)
                 self._s.views[field_manager] = view
             return view
 
@@ -888,6 +920,12 @@ class FakeKubernetes:
         body = kfk8s._to_plain(obj)
         metadata = body.setdefault("metadata", {})
         if kind.namespaced:
+            if metadata.get("namespace") not in (None, ns):
+                message = (
+                    "the namespace of the provided object does not match the namespace sent on "
+                    "the request"
+                )
+                raise self._error(400, message, kind, "apply", name, ns)
             metadata["namespace"] = ns
         key = self._key(kind, ns, name)
 
@@ -993,16 +1031,16 @@ class FakeKubernetes:
         self._s.resource_version += 1
         metadata = {**stored.data["metadata"], "resourceVersion": str(self._s.resource_version)}
         self._record("DELETED", key[0], key[1], {**stored.data, "metadata": metadata})
-        dependants: builtins.list[_Key] = []
+        dependent_keys: builtins.list[_Key] = []
         if key[:2] == ("", "Namespace"):
-            dependants = [k for k in self._s.objects if k[2] == key[3]]
+            dependent_keys = [k for k in self._s.objects if k[2] == key[3]]
         elif key[:2] == ("apiextensions.k8s.io", "CustomResourceDefinition"):
             spec = stored.data.get("spec") or {}
             custom = (spec.get("group"), (spec.get("names") or {}).get("kind"))
-            dependants = [k for k in self._s.objects if k[:2] == custom]
-        for dependant in dependants:
-            if dependant in self._s.objects:
-                self._remove(dependant)
+            dependent_keys = [k for k in self._s.objects if k[:2] == custom]
+        for dependent_key in dependent_keys:
+            if dependent_key in self._s.objects:
+                self._remove(dependent_key)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -1300,10 +1338,8 @@ def _matches(values: Mapping[str, str], selector: Any) -> bool:
 
 def _metadata_problems(kind: _Kind, metadata: dict) -> list[tuple[str, str]]:
     problems = []
-    name = metadata.get("name") or ""
-    if not name:
-        problems.append(("metadata.name", "Required value: name or generateName is required"))
-    elif kind.kind in ("Namespace", "Service"):
+    name = metadata["name"]  # always set by the request
+    if kind.kind in ("Namespace", "Service"):
         pattern = _DNS_LABEL if kind.kind == "Namespace" else _DNS_1035_LABEL
         if len(name) > 63 or not pattern.match(name):
             problems.append(("metadata.name", f"Invalid value: {name!r}: must be a DNS label"))

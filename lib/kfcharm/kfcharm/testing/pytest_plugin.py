@@ -9,7 +9,6 @@ and provides the `fake_k8s` fixture: a FakeKubernetes installed as the client th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,15 +26,17 @@ def pytest_configure(config: pytest.Config) -> None:
     slow = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
     settings.register_profile("ci", deadline=None, max_examples=40, suppress_health_check=slow)
     settings.register_profile("dev", deadline=None, max_examples=15, suppress_health_check=slow)
-    settings.register_profile("thorough", deadline=None, max_examples=400, suppress_health_check=slow)
+    settings.register_profile(
+        "thorough", deadline=None, max_examples=400, suppress_health_check=slow
+    )
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
-def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubernetes]:
+def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> FakeKubernetes:
     """A fresh fake Kubernetes API server, installed as kfcharm's client."""
     from kfcharm.testing.fake_k8s import FakeKubernetes
 
     fake = FakeKubernetes()
-    fake.install(monkeypatch)
-    yield fake
+    fake.install(monkeypatch)  # undone by monkeypatch at teardown
+    return fake

@@ -1,0 +1,164 @@
+"""Shared fixtures: a leak-scanning Scenario context, relation and container builders."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import resource_dispatcher as rd
+from charm import ResourceDispatcherCharm
+from kfcharm.testing import FakeKubernetes
+from kfcharm.testing.leaks import find_leaks
+from ops import testing
+
+from tests.unit.cluster import S3_ACCESS_KEY, S3_SECRET_KEY
+
+MODEL = testing.Model(name="kubeflow", uuid=str(uuid.uuid4()))
+APP = "resource-dispatcher"
+
+# The manifests file is where the credentials must go: the controller reads them there
+# (root-only 0600 file in the workload container). Nothing else may hold them.
+ALWAYS_ALLOWED = (f"file:dispatcher:{rd.MANIFESTS_PATH}*",)
+SECRETS = (S3_ACCESS_KEY, S3_SECRET_KEY)
+
+
+@pytest.fixture
+def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> FakeKubernetes:
+    """A fake Kubernetes API: the charm itself must never call it (the controller does)."""
+    fake = FakeKubernetes(namespace="kubeflow")
+    fake.install(monkeypatch)
+    return fake
+
+
+class ScannedContext(testing.Context):
+    """A Context that remembers every output state, for the leak scan after each test."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.outputs: list[testing.State] = []
+
+    def run(self, event: Any, state: testing.State) -> testing.State:  # type: ignore[override]
+        try:
+            out = super().run(event, state)
+        except Exception:
+            self.outputs.append(state)
+            raise
+        self.outputs.append(out)
+        return out
+
+
+@pytest.fixture
+def ctx(request: pytest.FixtureRequest, fake_k8s: FakeKubernetes) -> Iterator[ScannedContext]:
+    """A Scenario context; after the test every output is scanned for the S3 credentials.
+
+    Mark a test `@pytest.mark.leak_allow("place-glob", ...)` to accept a deliberate exposure.
+    """
+    context = ScannedContext(ResourceDispatcherCharm, app_name=APP)
+    yield context
+    marker = request.node.get_closest_marker("leak_allow")
+    allow = [*ALWAYS_ALLOWED, *(marker.args if marker else ())]
+    for out in context.outputs:
+        leaks = find_leaks(out, SECRETS, ctx=context, k8s=fake_k8s, allow=allow)
+        assert leaks == [], leaks
+    assert fake_k8s.requests == [], "the charm itself must not call the Kubernetes API"
+
+
+@pytest.fixture
+def fs(tmp_path: Path) -> dict[str, Path]:
+    """Host directories standing in for the container's persistent paths."""
+    dirs = {name: tmp_path / name for name in ("opt", "etc", "var")}
+    for path in dirs.values():
+        path.mkdir()
+    return dirs
+
+
+def container(fs: dict[str, Path] | None = None, **kwargs: Any) -> testing.Container:
+    """The dispatcher container; with `fs`, its files persist across runs."""
+    mounts = {}
+    if fs is not None:
+        mounts = {
+            "opt": testing.Mount(location="/opt/dispatcher", source=fs["opt"]),
+            "etc": testing.Mount(location="/etc/dispatcher", source=fs["etc"]),
+            "var": testing.Mount(location="/var/lib/dispatcher", source=fs["var"]),
+        }
+    return testing.Container(
+        "dispatcher", can_connect=kwargs.pop("can_connect", True), mounts=mounts, **kwargs
+    )
+
+
+def manifest_relation(
+    endpoint: str,
+    manifests: list[dict] | None,
+    app: str = "mlflow-server",
+    *,
+    raw: str | None = None,
+    **kwargs: Any,
+) -> testing.Relation:
+    """A relation in the old form: the JSON list in the remote app databag."""
+    data = {}
+    if raw is not None:
+        data["kubernetes_manifests"] = raw
+    elif manifests is not None:
+        data["kubernetes_manifests"] = json.dumps(manifests)
+    return testing.Relation(endpoint, remote_app_name=app, remote_app_data=data, **kwargs)
+
+
+def secret_relation(
+    endpoint: str, manifests: list[dict], app: str = "kserve", **kwargs: Any
+) -> tuple[testing.Relation, testing.Secret]:
+    """A relation in the current form: the list in a secret granted to us."""
+    secret = testing.Secret(tracked_content={"manifests": json.dumps(manifests)})
+    relation = testing.Relation(
+        endpoint,
+        remote_app_name=app,
+        remote_app_data={"kubernetes_manifests": secret.id, "is_secret": "true"},
+        **kwargs,
+    )
+    return relation, secret
+
+
+def state(
+    *,
+    leader: bool = True,
+    config: dict[str, Any] | None = None,
+    relations: tuple[Any, ...] = (),
+    secrets: tuple[testing.Secret, ...] = (),
+    containers: tuple[testing.Container, ...] | None = None,
+    fs: dict[str, Path] | None = None,
+) -> testing.State:
+    """A base state for this charm."""
+    return testing.State(
+        leader=leader,
+        config=config or {},
+        relations=list(relations),
+        secrets=list(secrets),
+        containers=[container(fs)] if containers is None else list(containers),
+        model=MODEL,
+    )
+
+
+def pushed_manifests(ctx: testing.Context, out: testing.State) -> list[dict] | None:
+    """The manifests file the charm pushed (decoded), or None."""
+    root = out.get_container("dispatcher").get_filesystem(ctx)
+    path = root / rd.MANIFESTS_PATH.lstrip("/")
+    mounted = [
+        m
+        for m in out.get_container("dispatcher").mounts.values()
+        if rd.MANIFESTS_PATH.startswith(m.location)
+    ]
+    if mounted:
+        path = Path(mounted[0].source) / rd.MANIFESTS_PATH[len(mounted[0].location) :].lstrip("/")
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["manifests"]
+
+
+def write_status(fs: dict[str, Path], **fields: Any) -> None:
+    """Pretend the controller wrote its status file."""
+    from dispatcher.handoff import ControllerStatus
+
+    (fs["var"] / "status.json").write_text(ControllerStatus(**fields).encode())

@@ -224,7 +224,8 @@ class WebhookCertificates(ops.Object):
             "svc.ns.svc.cluster.local"]``; the first is also the common name.
         margin_days: rotate when fewer days of validity remain.
         validity_days: lifetime of new certificates.
-        now: clock (aware UTC); tests pass a frozen one.
+        now: clock (aware UTC); tests pass a frozen one. Without it the module's `utcnow`
+            is looked up at each call, so tests may also patch `kfcharm.certs.utcnow`.
 
     Raises:
         ValueError: no DNS names, or ``validity_days <= margin_days``.
@@ -237,7 +238,7 @@ class WebhookCertificates(ops.Object):
         service_dns_names: Sequence[str] = (),
         margin_days: int = 30,
         validity_days: int = 365,
-        now: Callable[[], datetime.datetime] = utcnow,
+        now: Callable[[], datetime.datetime] | None = None,
     ):
         super().__init__(charm, f"webhook-certificates-{secret_label}")
         if not service_dns_names:
@@ -249,9 +250,12 @@ class WebhookCertificates(ops.Object):
         self._dns_names = list(dict.fromkeys(service_dns_names))
         self._margin = datetime.timedelta(days=margin_days)
         self._validity = datetime.timedelta(days=validity_days)
-        self._now = now
+        self._clock = now
         self.framework.observe(charm.on.secret_expired, self._on_secret_expired)
         self.framework.observe(charm.on.secret_remove, self._on_secret_remove)
+
+    def _now(self) -> datetime.datetime:
+        return self._clock() if self._clock is not None else utcnow()
 
     def _read(self) -> tuple[ops.Secret, dict[str, str]] | None:
         try:

@@ -409,11 +409,16 @@ def _context_dict(context: Mapping[str, Any] | Any) -> dict[str, Any]:
     )
 
 
+# libyaml's safe loader parses the same documents about ten times faster than the pure-Python
+# one; every hook renders every template, so use it wherever PyYAML was built with it.
+_SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_sources(sources: list[tuple[str, str]], scopes: Mapping[str, str] | None) -> list:
     docs: list[tuple[str, dict]] = []
     for source, text in sources:
         try:
-            loaded = list(yaml.safe_load_all(text))
+            loaded = list(yaml.load_all(text, Loader=_SAFE_LOADER))
         except yaml.YAMLError as exc:
             raise ManifestError(f"{source}: invalid YAML: {exc}") from exc
         for index, doc in enumerate(_flatten_lists(loaded)):

@@ -1,11 +1,29 @@
-"""Statuses for the problems a reconcile can run into.
+"""Statuses for the problems a reconcile can run into, and the one reconcile loop.
 
 Reconcile helpers raise `StatusError(status)` to stop with that status; the charm's
 collect-status observer adds it. `status_for_k8s_error` turns a `kfcharm.k8s.K8sError` into an
-actionable status: Blocked when a person must act, Waiting when a retry may succeed.
+actionable status: Blocked when a person must act, Waiting when a retry may succeed;
+`status_for_relation_error` does the same for `kfcharm.relations` errors.
+
+`Reconciler` is the holistic loop every charm uses: it observes the given events, runs the
+charm's reconcile function at most once per hook, turns the expected exceptions into
+statuses, and reports them from the collect-unit-status and collect-app-status observers
+(adding ActiveStatus, which the framework shows only when nothing worse was added).
+
+    self.reconciler = Reconciler(self, self._reconcile, events=[self.on.config_changed, ...],
+                                 integrate={"relational-db": "juju integrate katib:... mysql"})
+
+    def _reconcile(self, outcome: Outcome) -> None:
+        ...                     # raise StatusError/K8sError/RelationError to stop early,
+        outcome.add(status)     # or add statuses and go on
 """
 
 from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import ops
 
@@ -19,8 +37,21 @@ from .k8s import (
     K8sThrottledError,
     K8sTimeoutError,
 )
+from .relations.errors import (
+    RelationError,
+    RelationMissingError,
+    RelationNotReadyError,
+)
 
-__all__ = ["StatusError", "status_for_k8s_error"]
+__all__ = [
+    "Outcome",
+    "Reconciler",
+    "StatusError",
+    "status_for_k8s_error",
+    "status_for_relation_error",
+]
+
+logger = logging.getLogger(__name__)
 
 _MAX_DETAIL = 160
 
@@ -77,3 +108,121 @@ def status_for_k8s_error(err: K8sError, app_name: str) -> ops.StatusBase:
 def _shorten(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def status_for_relation_error(
+    err: RelationError, integrate: Mapping[str, str] | None = None
+) -> ops.StatusBase:
+    """Map a relation library error to a status.
+
+    Args:
+        err: the error raised by a `kfcharm.relations` module.
+        integrate: endpoint -> the `juju integrate ...` command that creates it, used for a
+            missing relation.
+
+    Returns:
+        Blocked for a missing relation (with the command when known) and for malformed or
+        conflicting data; Waiting when the remote side has not published yet.
+    """
+    if isinstance(err, RelationMissingError):
+        command = (integrate or {}).get(err.endpoint)
+        hint = f": {command}" if command else ""
+        return ops.BlockedStatus(f"{err.endpoint} relation missing{hint}")
+    if isinstance(err, RelationNotReadyError):
+        return ops.WaitingStatus(_shorten(f"waiting for {err}"))
+    return ops.BlockedStatus(_shorten(str(err)))
+
+
+@dataclasses.dataclass
+class Outcome:
+    """Statuses gathered by one reconcile: for this unit and, on the leader, the app."""
+
+    unit: list[ops.StatusBase] = dataclasses.field(default_factory=list)
+    app: list[ops.StatusBase] = dataclasses.field(default_factory=list)
+
+    def add(self, status: ops.StatusBase, *, app: bool = False) -> None:
+        """Record `status` for the unit (default) or for the application."""
+        (self.app if app else self.unit).append(status)
+
+
+class Reconciler(ops.Object):
+    """Runs the charm's reconcile once per hook and reports its statuses.
+
+    Expected problems become statuses: `StatusError` (its status), `K8sError`
+    (`status_for_k8s_error`), `RelationError` (`status_for_relation_error`) and
+    `ops.pebble.ConnectionError` (Waiting for the container). Anything else raises.
+    """
+
+    def __init__(
+        self,
+        charm: ops.CharmBase,
+        reconcile: Callable[[Outcome], Any],
+        events: Iterable[ops.BoundEvent] = (),
+        *,
+        integrate: Mapping[str, str] | None = None,
+        app_mirrors_unit: bool = True,
+    ):
+        """Wire the loop.
+
+        Args:
+            charm: the charm.
+            reconcile: the charm's reconcile; it receives the `Outcome` to add statuses to.
+            events: the events that trigger a reconcile.
+            integrate: endpoint -> `juju integrate` command, for missing-relation statuses.
+            app_mirrors_unit: the leader's application status also shows the unit's
+                statuses (the usual case); with False it shows only `outcome.app`.
+        """
+        super().__init__(charm, "reconciler")
+        self._charm = charm
+        self._reconcile = reconcile
+        self._integrate = dict(integrate or {})
+        self._mirror = app_mirrors_unit
+        self._outcome: Outcome | None = None
+        for event in events:
+            self.framework.observe(event, self._on_event)
+        self.framework.observe(charm.on.collect_unit_status, self._on_collect_unit_status)
+        self.framework.observe(charm.on.collect_app_status, self._on_collect_app_status)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The outcome of this hook's reconcile, if it ran."""
+        return self._outcome
+
+    def run(self, *, force: bool = False) -> Outcome:
+        """Reconcile now (once per hook unless `force`) and return the outcome."""
+        if self._outcome is not None and not force:
+            return self._outcome
+        outcome = Outcome()
+        self._outcome = outcome
+        try:
+            self._reconcile(outcome)
+        except StatusError as stop:
+            outcome.add(stop.status)
+        except K8sError as err:
+            logger.warning("Kubernetes API error: %s", err)
+            outcome.add(status_for_k8s_error(err, self._charm.app.name))
+        except RelationError as err:
+            logger.info("relation not usable: %s", err)
+            outcome.add(status_for_relation_error(err, self._integrate))
+        except ops.pebble.ConnectionError as err:
+            logger.info("Pebble not reachable: %s", err)
+            outcome.add(ops.WaitingStatus("waiting for the workload container to start"))
+        return outcome
+
+    def set_outcome(self, outcome: Outcome) -> None:
+        """Replace this hook's outcome (e.g. an action that changed what the status says)."""
+        self._outcome = outcome
+
+    def _on_event(self, _: ops.EventBase) -> None:
+        self.run(force=True)
+
+    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        for status in self.run().unit:
+            event.add_status(status)
+        event.add_status(ops.ActiveStatus())
+
+    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
+        outcome = self.run()
+        for status in [*outcome.app, *(outcome.unit if self._mirror else [])]:
+            event.add_status(status)
+        event.add_status(ops.ActiveStatus())

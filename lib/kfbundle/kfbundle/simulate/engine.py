@@ -12,14 +12,13 @@ fake Kubernetes API.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import secrets as pysecrets
 import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -730,7 +729,7 @@ class SimulatedModel:
             self._standin_publish(standin)
         self.queue.clear()
         self._pending.clear()
-        with self.k8s.installed(), _fast_yaml():
+        with self.k8s.installed():
             try:
                 self._initial_events(units)
                 cap_hit = self._drain(start)
@@ -843,33 +842,6 @@ class SimulatedModel:
             ):
                 worst = candidate
         return worst
-
-
-@contextlib.contextmanager
-def _fast_yaml() -> Iterator[None]:
-    """Parse kfcharm's manifest templates with libyaml when available.
-
-    Same results, about ten times faster; every hook re-renders every template.
-    """
-    import types
-
-    import kfcharm.k8s as kfk8s
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", None)
-    if loader is None or getattr(kfk8s, "yaml", None) is not yaml:
-        yield
-        return
-    shim = types.SimpleNamespace(
-        **{k: getattr(yaml, k) for k in dir(yaml) if not k.startswith("__")}
-    )
-    shim.safe_load_all = lambda stream: yaml.load_all(stream, Loader=loader)
-    shim.safe_load = lambda stream: yaml.load(stream, Loader=loader)  # noqa: S506 - CSafeLoader
-    kfk8s.yaml = shim  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        kfk8s.yaml = yaml  # type: ignore[attr-defined]
 
 
 def _load_meta(charm_dir: Path) -> dict[str, Any]:

@@ -6,11 +6,13 @@ kinds against the Kubernetes OpenAPI schemas shipped with `kubernetes-validate` 
 `openAPIV3Schema` of their CRD (which must have been applied first, as on a real cluster),
 records every request with its size, replays writes to watchers, and injects faults.
 
-Approximations: server-side apply merges maps recursively and replaces lists whole, removing
+Approximations: server-side apply merges maps recursively, merges the common keyed lists
+(containers, volumes, env, ports...) by their key and replaces other lists whole, removes
 fields a manager applied before but no longer applies, and never reports field conflicts;
-strategic merge patches are JSON merge patches; writes to a main resource never change its
-`status` (use the `Status` subresource or `add`); no admission, defaulting, finalizers or
-owner-reference garbage collection (deleting a Namespace or a CRD does remove its objects).
+strategic merge patches are JSON merge patches that merge those keyed lists by key too;
+writes to a main resource never change its `status` (use the `Status` subresource or `add`);
+no admission, defaulting, finalizers or owner-reference garbage collection (deleting a
+Namespace or a CRD does remove its objects).
 """
 
 from __future__ import annotations
@@ -603,7 +605,10 @@ class FakeKubernetes:
 
         def compute(live: dict | None) -> dict:
             live = self._existing(live, kind, "patch", name, ns)
-            patched = _merge_patch(live, body)
+            if patch_type == PatchType.STRATEGIC:
+                patched = _strategic_merge_patch(live, body)
+            else:
+                patched = _merge_patch(live, body)
             if kind.status_only:
                 return {**live, "status": patched.get("status")}
             return patched
@@ -1263,13 +1268,66 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _merge_applied(live: Any, applied: Any) -> Any:
-    """Merge applied configuration into the live object: maps recursively, lists replaced."""
+# The patch merge keys of the built-in lists charms patch most (x-kubernetes-patch-merge-key
+# in the Kubernetes OpenAPI). Other lists are replaced whole, as by a JSON merge patch.
+_MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "imagePullSecrets": "name",
+    "volumeMounts": "mountPath",
+    "ports": "containerPort",
+}
+
+
+def _merge_list_by_key(live: Any, patch: list, key: str, merge: Any) -> list | None:
+    """Merge list items by `key` with `merge(live_item, patch_item)`; None if not applicable."""
+    if not isinstance(live, list) or not all(
+        isinstance(item, dict) and key in item for item in [*live, *patch]
+    ):
+        return None
+    merged = list(live)
+    index = {item[key]: i for i, item in enumerate(merged)}
+    for item in patch:
+        if item[key] in index:
+            merged[index[item[key]]] = merge(merged[index[item[key]]], item)
+        else:
+            merged.append(item)
+    return merged
+
+
+def _strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
+    """A strategic merge patch: a JSON merge patch whose known keyed lists merge by key."""
+    if isinstance(patch, list) and field in _MERGE_KEYS:
+        merged = _merge_list_by_key(target, patch, _MERGE_KEYS[field], _strategic_merge_patch)
+        return patch if merged is None else merged
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _strategic_merge_patch(result.get(key), value, key)
+    return result
+
+
+def _merge_applied(live: Any, applied: Any, field: str = "") -> Any:
+    """Merge applied configuration into the live object.
+
+    Maps merge recursively, keyed lists (containers by name...) by key; other lists are
+    replaced.
+    """
+    if isinstance(applied, list) and field in _MERGE_KEYS:
+        merged = _merge_list_by_key(live, applied, _MERGE_KEYS[field], _merge_applied)
+        return applied if merged is None else merged
     if isinstance(live, dict) and isinstance(applied, dict):
-        merged = dict(live)
+        merged_map = dict(live)
         for key, value in applied.items():
-            merged[key] = _merge_applied(live.get(key), value)
-        return merged
+            merged_map[key] = _merge_applied(live.get(key), value, key)
+        return merged_map
     return applied
 
 

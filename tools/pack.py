@@ -22,6 +22,7 @@ LIBRARY = ROOT / "lib" / "kfcharm" / "kfcharm"
 # Paths never shipped in a packed charm.
 IGNORED = shutil.ignore_patterns(
     "tests",
+    "bench",
     "__pycache__",
     "*.pyc",
     ".pytest_cache",

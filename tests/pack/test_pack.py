@@ -77,6 +77,7 @@ def test_staged_tree_is_complete(name: str, staged_root: Path):
     assert (tree / "lib" / "kfcharm" / "__init__.py").is_file()
     assert (tree / "lib" / "kfcharm" / "k8s.py").is_file()
     assert not (tree / "tests").exists(), "tests must not be shipped"
+    assert not (tree / "bench").exists(), "benchmarks must not be shipped"
     assert not (tree / "lib" / "kfcharm" / "testing").exists(), "test helpers must not ship"
     assert not list(tree.rglob("__pycache__"))
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import katib
 import ops
 from kfcharm.certs import CertificateBundle, CertificatesNotReadyError, WebhookCertificates
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
-from kfcharm.k8s import K8sError, ResourceManager, get_client, k8s_errors, load_templates
+from kfcharm.k8s import K8sError, ResourceManager, get_client, load_templates
 from kfcharm.pebble import ensure_layer, push_if_changed
 from kfcharm.relations.dashboard_links import DashboardLink, DashboardLinksRequirer
 from kfcharm.relations.errors import (
@@ -24,26 +24,26 @@ from kfcharm.relations.errors import (
 from kfcharm.relations.ingress import IngressRequirer
 from kfcharm.relations.k8s_service_info import KubernetesServiceInfoProvider
 from kfcharm.relations.mysql_client import MysqlClientRequirer
-from kfcharm.status import status_for_k8s_error
+from kfcharm.resources import apply_container_resources
+from kfcharm.status import (
+    Outcome,
+    Reconciler,
+    StatusError,
+    status_for_k8s_error,
+    status_for_relation_error,
+)
 from lightkube.resources.admissionregistration_v1 import (
     MutatingWebhookConfiguration,
     ValidatingWebhookConfiguration,
 )
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import ConfigMap, Service
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
-from lightkube.types import PatchType
 
 logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 CERTS_LABEL = "katib-webhook-certs"
-
-
-def clock() -> datetime.datetime:
-    """Current time (aware UTC); tests replace it to exercise certificate rotation."""
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 MAIN_KINDS = (
@@ -62,16 +62,11 @@ class KatibCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         app, namespace = self.app.name, self.model.name
-        self._statuses: list[ops.StatusBase] = []
-        self._reconciled = False
-        # Set by handlers that must not reconcile (removal, actions): status is left as is.
-        self._keep_status = False
         self.database = MysqlClientRequirer(self, "relational-db", database=katib.DATABASE_NAME)
         self.certs = WebhookCertificates(
             self,
             secret_label=CERTS_LABEL,
             service_dns_names=katib.webhook_dns_names(app, namespace),
-            now=lambda: clock(),
         )
         self.service_info = KubernetesServiceInfoProvider(
             self,
@@ -121,22 +116,18 @@ class KatibCharm(ops.CharmBase):
                 on[endpoint].relation_departed,
                 on[endpoint].relation_broken,
             ]
-        for event in events:
-            framework.observe(event, self._on_event)
+        self._integrate = {"relational-db": f"juju integrate {app}:relational-db mysql:database"}
+        self.reconciler = Reconciler(self, self._reconcile, events, integrate=self._integrate)
         framework.observe(on.remove, self._on_remove)
         framework.observe(on.purge_crds_action, self._on_purge_crds_action)
-        framework.observe(on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(on.collect_app_status, self._on_collect_app_status)
 
     # -- event handlers ------------------------------------------------------------------------
-
-    def _on_event(self, _: ops.EventBase) -> None:
-        self._reconcile()
 
     def _on_remove(self, _: ops.RemoveEvent) -> None:
         # Removing the application deletes what only Katib's pods need (webhooks, Services,
         # ConfigMaps, RBAC), never the CRDs, so every Experiment survives a reinstall.
-        self._keep_status = True
+        # No reconcile in this hook (it would re-create them): the status stays as it is.
+        self._keep_current_status()
         if not self.unit.is_leader() or self.app.planned_units() > 0:
             return
         try:
@@ -146,7 +137,8 @@ class KatibCharm(ops.CharmBase):
             logger.warning("could not clean up Katib objects on removal: %s", err)
 
     def _on_purge_crds_action(self, event: ops.ActionEvent) -> None:
-        self._keep_status = True
+        # No reconcile in this hook: it would re-create the CRDs just deleted.
+        self._keep_current_status()
         if not event.params.get("confirm"):
             event.fail(
                 "refusing to delete every Experiment, Trial and Suggestion: pass confirm=true"
@@ -162,60 +154,47 @@ class KatibCharm(ops.CharmBase):
             return
         event.set_results({"deleted": ", ".join(deleted) or "nothing"})
 
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._keep_status:
-            return
-        if not self._reconciled:
-            # A hook handled only by a library (e.g. secret-remove): still report the truth.
-            self._reconcile()
-        for status in self._statuses:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        if self._keep_status:
-            return
-        for status in self._statuses:
-            if isinstance(status, ops.BlockedStatus):
-                event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
     # -- reconcile -----------------------------------------------------------------------------
 
-    def _reconcile(self) -> None:
-        """Bring Kubernetes objects, relation data and the three workloads to the desired state."""
-        self._statuses = []
-        self._reconciled = True
+    def _reconcile(self, outcome: Outcome) -> None:
+        """Bring Kubernetes objects, relation data and the three workloads to the desired state.
+
+        A problem with one part (a Kubernetes error, an unreachable container) is reported and
+        the other parts still go ahead; the db-manager, last, waits for the database relation.
+        """
         try:
             config = self.load_config(katib.KatibCharmConfig)
         except ValueError as err:
-            self._block(katib.config_error_message(err).replace("<app>", self.app.name))
-            return
+            message = katib.config_error_message(err).replace("<app>", self.app.name)
+            raise StatusError(ops.BlockedStatus(message)) from None
 
-        certs = self._certificates()
+        certs = self._certificates(outcome)
         if self.unit.is_leader():
-            self._publish_relations(config)
+            self._publish_relations(outcome, config)
             if certs is not None:
-                self._reconcile_kubernetes(config, certs)
-            self._reconcile_container_resources(config)
+                self._reconcile_kubernetes(outcome, config, certs)
+            self._reconcile_container_resources(outcome, config)
 
-        self._workload(katib.UI, lambda c: self._configure_ui(c, config))
+        self._workload(outcome, katib.UI, lambda c: self._configure_ui(c, config))
         if certs is not None:
             self._workload(
-                katib.CONTROLLER, lambda c: self._configure_controller(c, config, certs)
+                outcome, katib.CONTROLLER, lambda c: self._configure_controller(c, config, certs)
             )
         database = self._database_settings()
-        if database is not None:
-            self._workload(katib.DB_MANAGER, lambda c: self._configure_db_manager(c, database))
+        self._workload(
+            outcome, katib.DB_MANAGER, lambda c: self._configure_db_manager(c, database)
+        )
 
-    def _certificates(self) -> CertificateBundle | None:
+    def _certificates(self, outcome: Outcome) -> CertificateBundle | None:
         try:
             return self.certs.ensure()
         except CertificatesNotReadyError:
-            self._wait("waiting for the leader to create the webhook certificates")
+            outcome.add(
+                ops.WaitingStatus("waiting for the leader to create the webhook certificates")
+            )
             return None
 
-    def _publish_relations(self, config: katib.KatibCharmConfig) -> None:
+    def _publish_relations(self, outcome: Outcome, config: katib.KatibCharmConfig) -> None:
         self.ingress.publish(
             port=config.ui_port,
             prefix=katib.INGRESS_PREFIX,
@@ -223,10 +202,10 @@ class KatibCharm(ops.CharmBase):
             service=katib.ui_service(self.app.name),
         )
         for error in self.ingress.collect_errors().values():
-            self._relation_status(error)
+            outcome.add(self._relation_status(error))
 
     def _reconcile_kubernetes(
-        self, config: katib.KatibCharmConfig, certs: CertificateBundle
+        self, outcome: Outcome, config: katib.KatibCharmConfig, certs: CertificateBundle
     ) -> None:
         context = katib.manifest_context(
             config, self.app.name, self.model.name, certs.ca_bundle_b64
@@ -235,59 +214,29 @@ class KatibCharm(ops.CharmBase):
             self._resource_manager("crds").reconcile(load_templates(TEMPLATES / "crds", context))
             self._resource_manager("main").reconcile(load_templates(TEMPLATES, context))
         except K8sError as err:
-            self._statuses_add_k8s(err)
+            # Reported, and the workloads are still configured below.
+            outcome.add(status_for_k8s_error(err, self.app.name))
 
-    def _reconcile_container_resources(self, config: katib.KatibCharmConfig) -> None:
+    def _reconcile_container_resources(
+        self, outcome: Outcome, config: katib.KatibCharmConfig
+    ) -> None:
         """Set the configured requests/limits on the workload containers of Juju's StatefulSet."""
-        desired = config.resources()
-        client = get_client(field_manager=self.app.name)
-        name, namespace = self.app.name, self.model.name
         try:
-            with k8s_errors("get", "StatefulSet", name, namespace):
-                statefulset = client.get(StatefulSet, name, namespace=namespace)
-            template = statefulset.spec.template.spec if statefulset.spec else None
-            if template is None:
-                return
-            containers = [c.to_dict() for c in template.containers]
-            changed = False
-            for container in containers:
-                if container["name"] not in desired:
-                    continue
-                current = {k: v for k, v in (container.get("resources") or {}).items() if v}
-                if current != desired[container["name"]]:
-                    container["resources"] = desired[container["name"]]
-                    changed = True
-            if not changed:
-                return
-            # A JSON merge patch replaces the containers list whole: send it complete, as read,
-            # with the resourceVersion so a concurrent change by Juju fails instead of losing.
-            patch = {
-                "metadata": {"resourceVersion": statefulset.metadata.resourceVersion},
-                "spec": {"template": {"spec": {"containers": containers}}},
-            }
-            with k8s_errors("patch", "StatefulSet", name, namespace):
-                client.patch(
-                    StatefulSet, name, patch, namespace=namespace, patch_type=PatchType.MERGE
-                )
-            logger.info("updated container resources of StatefulSet %s", name)
+            apply_container_resources(
+                get_client(field_manager=self.app.name),
+                self.app.name,
+                self.model.name,
+                config.resources(),
+            )
         except K8sError as err:
-            if err.status_code == 404:
-                logger.debug("StatefulSet %s not found; container resources not set", name)
-                return
-            self._statuses_add_k8s(err)
+            outcome.add(status_for_k8s_error(err, self.app.name))
 
-    def _database_settings(self) -> katib.DatabaseSettings | None:
+    def _database_settings(self) -> katib.DatabaseSettings:
+        """The db-manager's database, or StatusError saying what the relation lacks."""
         try:
             credentials = self.database.get_credentials()
-        except RelationMissingError:
-            self._block(
-                "relation to mysql missing: "
-                f"juju integrate {self.app.name}:relational-db mysql:database"
-            )
-            return None
         except RelationError as err:
-            self._relation_status(err)
-            return None
+            raise StatusError(self._relation_status(err)) from None
         return katib.DatabaseSettings(
             host=credentials.host,
             port=credentials.port,
@@ -298,16 +247,29 @@ class KatibCharm(ops.CharmBase):
 
     # -- workloads -----------------------------------------------------------------------------
 
-    def _workload(self, name: str, configure: Any) -> None:
+    def _workload(
+        self, outcome: Outcome, name: str, configure: Callable[[ops.Container], None]
+    ) -> None:
+        """Configure one workload; its Pebble problems are reported without stopping the rest."""
         container = self.unit.get_container(name)
         try:
             configure(container)
+            failing = [
+                check
+                for check, info in container.get_checks(level=ops.pebble.CheckLevel.READY).items()
+                if info.status != ops.pebble.CheckStatus.UP
+            ]
         except ops.pebble.ConnectionError:
-            self._wait(f"waiting for Pebble in the {name} container")
+            outcome.add(ops.WaitingStatus(f"waiting for Pebble in the {name} container"))
         except (ops.pebble.APIError, ops.pebble.ChangeError) as err:
-            self._wait(f"{name}: Pebble error, will retry: {err}")
+            outcome.add(ops.WaitingStatus(f"{name}: Pebble error, will retry: {err}"))
         else:
-            self._check_readiness(container)
+            if failing:
+                outcome.add(
+                    ops.WaitingStatus(
+                        f"{name} not ready yet (failing: {', '.join(sorted(failing))})"
+                    )
+                )
 
     def _configure_controller(
         self,
@@ -351,15 +313,6 @@ class KatibCharm(ops.CharmBase):
     def _log_targets(self, container: ops.Container) -> dict[str, Any]:
         return self.logging.log_targets(container=container)
 
-    def _check_readiness(self, container: ops.Container) -> None:
-        failing = [
-            name
-            for name, info in container.get_checks(level=ops.pebble.CheckLevel.READY).items()
-            if info.status != ops.pebble.CheckStatus.UP
-        ]
-        if failing:
-            self._wait(f"{container.name} not ready yet (failing: {', '.join(sorted(failing))})")
-
     # -- helpers -------------------------------------------------------------------------------
 
     def _scrape_jobs(self) -> list[dict[str, Any]]:
@@ -385,22 +338,25 @@ class KatibCharm(ops.CharmBase):
             resource_types=kinds,
         )
 
-    def _block(self, message: str) -> None:
-        self._statuses.append(ops.BlockedStatus(message))
+    def _keep_current_status(self) -> None:
+        """End this hook without reconciling, the status staying what it is."""
+        outcome = Outcome()
+        unsettable = (ops.UnknownStatus, ops.ErrorStatus)
+        if not isinstance(self.unit.status, unsettable):
+            outcome.add(self.unit.status)
+        if self.unit.is_leader() and not isinstance(self.app.status, unsettable):
+            outcome.add(self.app.status, app=True)
+        self.reconciler.set_outcome(outcome)
 
-    def _wait(self, message: str) -> None:
-        self._statuses.append(ops.WaitingStatus(message))
-
-    def _relation_status(self, err: RelationError) -> None:
+    def _relation_status(self, err: RelationError) -> ops.StatusBase:
+        """The status for a relation error, in the words this charm has always used."""
+        if isinstance(err, RelationMissingError) and err.endpoint == "relational-db":
+            return ops.BlockedStatus(f"relation to mysql missing: {self._integrate[err.endpoint]}")
         if isinstance(err, RelationNotReadyError):
-            self._wait(str(err))
-        elif isinstance(err, RelationDataError):
-            self._block(f"{err} (check the related application)")
-        else:
-            self._block(str(err))
-
-    def _statuses_add_k8s(self, err: K8sError) -> None:
-        self._statuses.append(status_for_k8s_error(err, self.app.name))
+            return ops.WaitingStatus(str(err))
+        if isinstance(err, RelationDataError):
+            return ops.BlockedStatus(f"{err} (check the related application)")
+        return status_for_relation_error(err, self._integrate)
 
 
 if __name__ == "__main__":  # pragma: nocover

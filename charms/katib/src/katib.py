@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
+from kfcharm.resources import ContainerResources, ResourceConfigError, is_quantity
+from lightkube.utils.quantity import parse_quantity
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 KATIB_VERSION = "v0.19.0"
@@ -66,9 +68,7 @@ _IMAGE = re.compile(r"^[a-z0-9]+(?:[._\-/:@][A-Za-z0-9_.\-]+)*$")
 _TRIAL_RESOURCE = re.compile(
     r"^[A-Z][A-Za-z0-9]*\.v[0-9]+[a-z0-9]*\.[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$"
 )
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-_RESOURCE_KEYS = ("cpu", "memory", "ephemeral-storage")
 _RESERVED_PORTS = {DB_MANAGER_PORT: "the db-manager gRPC port", HEALTH_PORT: "the health port"}
 
 AccessMode = Literal["ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
@@ -128,47 +128,6 @@ def parse_image_overrides(option: str, raw: str, known: Mapping[str, str]) -> di
     return images
 
 
-def parse_resources(option: str, raw: str) -> dict[str, dict[str, str]]:
-    """Parse a container resources option.
-
-    Args:
-        option: option name, for error messages.
-        raw: YAML like ``{requests: {cpu: 100m}, limits: {memory: 1Gi}}``.
-
-    Returns:
-        ``{"requests": {...}, "limits": {...}}`` with only the sections given.
-
-    Raises:
-        ConfigError: unknown keys or invalid quantities.
-    """
-    data = _yaml_map(option, raw)
-    result: dict[str, dict[str, str]] = {}
-    for section, values in data.items():
-        if section not in ("requests", "limits"):
-            raise ConfigError(option, f"unknown key {str(section)[:40]!r}; use requests, limits")
-        if values is None:
-            continue
-        if not isinstance(values, dict):
-            raise ConfigError(option, f"{section} must be a map of resource: quantity")
-        parsed: dict[str, str] = {}
-        for name, quantity in values.items():
-            if name not in _RESOURCE_KEYS:
-                raise ConfigError(
-                    option,
-                    f"{section}: unknown resource {str(name)[:40]!r}; "
-                    f"use {', '.join(_RESOURCE_KEYS)}",
-                )
-            text = str(quantity) if isinstance(quantity, (int, float, str)) else ""
-            if isinstance(quantity, bool) or not _QUANTITY.match(text):
-                raise ConfigError(
-                    option, f"{section}.{name}: {text[:30]!r} is not a quantity (e.g. 500m, 1Gi)"
-                )
-            parsed[name] = text
-        if parsed:
-            result[section] = parsed
-    return result
-
-
 def _port(value: int) -> int:
     if not 1024 <= value <= 65535:
         raise ValueError("must be a port number between 1024 and 65535")
@@ -194,9 +153,19 @@ class KatibCharmConfig(BaseModel):
     pbt_storage_class: str = ""
     pbt_access_mode: AccessMode = "ReadWriteMany"
     pbt_storage_size: str = "5Gi"
-    controller_resources: str = ""
-    db_manager_resources: str = ""
-    ui_resources: str = ""
+    # Requests/limits of the workload containers (kfcharm.resources option naming).
+    katib_controller_cpu_request: str = ""
+    katib_controller_cpu_limit: str = ""
+    katib_controller_memory_request: str = ""
+    katib_controller_memory_limit: str = ""
+    katib_db_manager_cpu_request: str = ""
+    katib_db_manager_cpu_limit: str = ""
+    katib_db_manager_memory_request: str = ""
+    katib_db_manager_memory_limit: str = ""
+    katib_ui_cpu_request: str = ""
+    katib_ui_cpu_limit: str = ""
+    katib_ui_memory_request: str = ""
+    katib_ui_memory_limit: str = ""
     user_id_header: str = "kubeflow-userid"
     user_id_prefix: str = ""
 
@@ -226,7 +195,8 @@ class KatibCharmConfig(BaseModel):
     @field_validator("pbt_storage_size")
     @classmethod
     def _check_size(cls, value: str) -> str:
-        if not _QUANTITY.match(value) or value.strip("0.") == "":
+        value = value.strip()
+        if not is_quantity(value) or not parse_quantity(value):
             raise ValueError("must be a positive Kubernetes quantity, e.g. 5Gi")
         return value
 
@@ -257,8 +227,7 @@ class KatibCharmConfig(BaseModel):
             seen[port] = option
         # Parse the structured options once here so that errors name the option.
         self.images()
-        for option in ("controller-resources", "db-manager-resources", "ui-resources"):
-            parse_resources(option, getattr(self, option.replace("-", "_")))
+        self.resources()
         return self
 
     def images(self) -> dict[str, dict[str, str]]:
@@ -280,31 +249,33 @@ class KatibCharmConfig(BaseModel):
             ),
         }
 
-    def resources(self) -> dict[str, dict[str, dict[str, str]]]:
-        """Resource requests/limits by container name."""
-        return {
-            CONTROLLER: parse_resources("controller-resources", self.controller_resources),
-            DB_MANAGER: parse_resources("db-manager-resources", self.db_manager_resources),
-            UI: parse_resources("ui-resources", self.ui_resources),
-        }
+    def resources(self) -> dict[str, ContainerResources]:
+        """Requests/limits by workload container, from the `<container>-{cpu,memory}-*` options.
+
+        Raises:
+            ResourceConfigError: an option is not a quantity, or a request exceeds its limit.
+        """
+        options = {name.replace("_", "-"): value for name, value in self.model_dump().items()}
+        return {name: ContainerResources.from_config(options, name) for name in CONTAINERS}
 
 
 def config_error_message(error: ValueError) -> str:
     """An operator-facing message for a config validation error, naming the option.
 
     Args:
-        error: a `ConfigError` or a pydantic `ValidationError` from `KatibCharmConfig`.
+        error: a `ConfigError`, a `ResourceConfigError` or a pydantic `ValidationError` from
+            `KatibCharmConfig`.
     """
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         ctx_error = (first.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, ConfigError):
+        if isinstance(ctx_error, (ConfigError, ResourceConfigError)):
             return _format(ctx_error.option, ctx_error.reason)
         loc = first.get("loc") or ()
         option = str(loc[0]).replace("_", "-") if loc else "config"
         reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         return _format(option, reason)
-    if isinstance(error, ConfigError):
+    if isinstance(error, (ConfigError, ResourceConfigError)):
         return _format(error.option, error.reason)
     return f"invalid config: {error}"
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ from kfcharm.relations.ingress import IngressRequirer
 from kfcharm.relations.kubernetes_manifest import KubernetesManifestRequirer
 from kfcharm.relations.object_storage import ObjectStorageRequirer
 from kfcharm.relations.s3 import S3Requirer
-from kfcharm.status import StatusError, status_for_k8s_error
+from kfcharm.resources import apply_container_resources
+from kfcharm.status import Outcome, Reconciler, StatusError, status_for_k8s_error
 from lightkube.generic_resource import create_global_resource
 from lightkube.resources.admissionregistration_v1 import (
     MutatingWebhookConfiguration,
@@ -64,19 +64,11 @@ INTEGRATE = {
 }
 
 
-@dataclass
-class Outcome:
-    """Statuses gathered by one reconcile; the collect-status observers report them."""
-
-    statuses: list[ops.StatusBase] = field(default_factory=list)
-
-
 class KServeCharm(ops.CharmBase):
     """Runs the KServe controller and models web app; installs KServe's cluster objects."""
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._outcome: Outcome | None = None
         self._storage_cache: tuple[ks.StorageEndpoint | None, ops.StatusBase | None] | None = None
         self.metrics = MetricsEndpointProvider(
             self,
@@ -132,17 +124,16 @@ class KServeCharm(ops.CharmBase):
             "logging",
         ):
             events += [on[endpoint].relation_changed, on[endpoint].relation_broken]
-        for event in events:
-            framework.observe(event, self._on_event)
+        self.reconciler = Reconciler(
+            self,
+            self._reconcile,
+            events=events,
+            integrate={name: cmd.format(app=self.app.name) for name, cmd in INTEGRATE.items()},
+        )
         framework.observe(on.remove, self._on_remove)
         framework.observe(on.purge_action, self._on_purge)
-        framework.observe(on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(on.collect_app_status, self._on_collect_app_status)
 
     # -- events -------------------------------------------------------------------------
-
-    def _on_event(self, _: ops.EventBase) -> None:
-        self._reconcile()
 
     def _on_remove(self, _: ops.RemoveEvent) -> None:
         """On removal of the application, delete the webhooks, keep CRDs and user objects.
@@ -151,7 +142,9 @@ class KServeCharm(ops.CharmBase):
         block every InferenceService change, so the main set (webhooks, ConfigMap, roles,
         Service) goes; CRDs, ClusterServingRuntimes and InferenceServices stay.
         """
-        self._outcome = Outcome([ops.MaintenanceStatus("removing")])
+        outcome = Outcome()
+        outcome.add(ops.MaintenanceStatus("removing"))
+        self.reconciler.set_outcome(outcome)
         if not self.unit.is_leader() or self.app.planned_units() > 0:
             return
         try:
@@ -183,7 +176,9 @@ class KServeCharm(ops.CharmBase):
         if peers is not None:
             # Without this, the next hook would install everything again.
             peers.data[self.app][PURGED_KEY] = "true"
-        self._outcome = Outcome([self._purged_status()])
+        outcome = Outcome()
+        outcome.add(self._purged_status())
+        self.reconciler.set_outcome(outcome)
         event.set_results({"deleted": len(deleted), "crds-deleted": include_crds})
 
     def _purged_status(self) -> ops.StatusBase:
@@ -191,31 +186,13 @@ class KServeCharm(ops.CharmBase):
             f"cluster objects purged: juju remove-application {self.app.name}"
         )
 
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        outcome = self._outcome or self._reconcile()
-        for status in outcome.statuses:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        outcome = self._outcome or self._reconcile()
-        for status in outcome.statuses:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
     # -- reconcile ----------------------------------------------------------------------
 
-    def _reconcile(self) -> Outcome:
-        """Bring workloads, relations and cluster objects to the desired state."""
-        outcome = Outcome()
-        self._outcome = outcome
-        try:
-            self._reconcile_steps(outcome)
-        except StatusError as stop:
-            outcome.statuses.append(stop.status)
-        return outcome
+    def _reconcile(self, outcome: Outcome) -> None:
+        """Bring workloads, relations and cluster objects to the desired state.
 
-    def _reconcile_steps(self, outcome: Outcome) -> None:
+        Run by `self.reconciler` once per hook; statuses go to `outcome`.
+        """
         peers = self.model.get_relation(PEER)
         if peers is not None and peers.data[self.app].get(PURGED_KEY) == "true":
             raise StatusError(self._purged_status())
@@ -228,6 +205,7 @@ class KServeCharm(ops.CharmBase):
         if leader:
             self._publish(config, outcome)
             cluster_ready = self._apply_cluster(config, gateways, storage, bundle, outcome)
+            self._apply_container_resources(config, outcome)
         controller_running = self._configure_controller(bundle, outcome)
         self._configure_web_app(config, outcome)
         if leader and cluster_ready and controller_running:
@@ -235,7 +213,7 @@ class KServeCharm(ops.CharmBase):
         if storage is None and not any(
             self.model.relations[name] for name in ("s3", "object-storage")
         ):
-            outcome.statuses.append(
+            outcome.add(
                 ops.ActiveStatus(
                     f"no object storage: for s3:// models juju integrate {self.app.name}:s3 "
                     "minio:s3"
@@ -301,10 +279,10 @@ class KServeCharm(ops.CharmBase):
         Computed once per hook; without `outcome` problems are only logged.
         """
         if self._storage_cache is not None:
-            storage, status = self._storage_cache
-            if status is not None and outcome is not None:
-                outcome.statuses.append(status)
-            return storage
+            cached, cached_status = self._storage_cache
+            if cached_status is not None and outcome is not None:
+                outcome.add(cached_status)
+            return cached
         storage: ks.StorageEndpoint | None = None
         status: ops.StatusBase | None = None
         try:
@@ -337,7 +315,7 @@ class KServeCharm(ops.CharmBase):
         if status is not None:
             logger.info("object storage unusable: %s", status.message)
             if outcome is not None:
-                outcome.statuses.append(status)
+                outcome.add(status)
         self._storage_cache = (storage, status)
         return storage
 
@@ -370,7 +348,7 @@ class KServeCharm(ops.CharmBase):
             self.ingress.publish(port=ks.WEB_APP_PORT, prefix=f"{ks.WEB_APP_PREFIX}/", rewrite="/")
             for err in self.ingress.collect_errors().values():
                 if not isinstance(err, RelationNotReadyError):
-                    outcome.statuses.append(
+                    outcome.add(
                         ops.BlockedStatus(f"{err}: juju remove-relation {self.app.name}:ingress")
                     )
 
@@ -451,9 +429,22 @@ class KServeCharm(ops.CharmBase):
             )
         except K8sError as err:
             logger.warning("applying KServe's cluster objects failed: %s", err)
-            outcome.statuses.append(status_for_k8s_error(err, self.app.name))
+            outcome.add(status_for_k8s_error(err, self.app.name))
             return False
         return True
+
+    def _apply_container_resources(self, config: ks.KServeConfig, outcome: Outcome) -> None:
+        """Set the configured requests/limits on our containers in Juju's StatefulSet."""
+        desired = {
+            ks.CONTROLLER_CONTAINER: config.controller_resources,
+            ks.WEB_APP_CONTAINER: config.web_app_resources,
+        }
+        client = get_client(field_manager=self.app.name)
+        try:
+            apply_container_resources(client, self.app.name, self.model.name, desired)
+        except K8sError as err:
+            logger.warning("setting the workload container resources failed: %s", err)
+            outcome.add(status_for_k8s_error(err, self.app.name))
 
     def _apply_runtimes(self, config: ks.KServeConfig, outcome: Outcome) -> None:
         """Apply the ClusterServingRuntimes; their webhook needs the controller running."""
@@ -465,11 +456,11 @@ class KServeCharm(ops.CharmBase):
         except K8sError as err:
             logger.info("serving runtimes not applied yet: %s", err)
             if err.transient or isinstance(err, K8sNotFoundError):
-                outcome.statuses.append(
+                outcome.add(
                     ops.WaitingStatus("waiting for the KServe webhook to accept serving runtimes")
                 )
             else:
-                outcome.statuses.append(status_for_k8s_error(err, self.app.name))
+                outcome.add(status_for_k8s_error(err, self.app.name))
 
     # -- workloads (every unit) ---------------------------------------------------------
 
@@ -496,12 +487,10 @@ class KServeCharm(ops.CharmBase):
                 container.start(ks.CONTROLLER_SERVICE)
                 service = container.get_services(ks.CONTROLLER_SERVICE)[ks.CONTROLLER_SERVICE]
         except ops.pebble.ConnectionError:
-            outcome.statuses.append(
-                ops.WaitingStatus(f"waiting for Pebble in {ks.CONTROLLER_CONTAINER}")
-            )
+            outcome.add(ops.WaitingStatus(f"waiting for Pebble in {ks.CONTROLLER_CONTAINER}"))
             return False
         if service is None or not service.is_running():
-            outcome.statuses.append(ops.MaintenanceStatus("starting the KServe controller"))
+            outcome.add(ops.MaintenanceStatus("starting the KServe controller"))
             return False
         return True
 
@@ -524,12 +513,10 @@ class KServeCharm(ops.CharmBase):
                 container.start(ks.WEB_APP_SERVICE)
                 service = container.get_services(ks.WEB_APP_SERVICE)[ks.WEB_APP_SERVICE]
         except ops.pebble.ConnectionError:
-            outcome.statuses.append(
-                ops.WaitingStatus(f"waiting for Pebble in {ks.WEB_APP_CONTAINER}")
-            )
+            outcome.add(ops.WaitingStatus(f"waiting for Pebble in {ks.WEB_APP_CONTAINER}"))
             return
         if service is None or not service.is_running():
-            outcome.statuses.append(ops.MaintenanceStatus("starting the models web app"))
+            outcome.add(ops.MaintenanceStatus("starting the models web app"))
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -14,11 +14,17 @@ import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from kfcharm.resources import (
+    ContainerResources,
+    ResourceConfigError,
+    is_quantity,
+    resource_option_names,
+)
+from lightkube.utils.quantity import parse_quantity
 
 KSERVE_VERSION = "v0.15.2"
 
@@ -100,21 +106,6 @@ _MACHINE_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$")
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$")
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}
-
 
 # Defaults of the config options (charmcraft.yaml; a unit test keeps both in step).
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -137,6 +128,14 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "storage-initializer-cpu-limit": "1",
     "storage-initializer-memory-request": "100Mi",
     "storage-initializer-memory-limit": "1Gi",
+    "kserve-controller-cpu-request": "100m",
+    "kserve-controller-cpu-limit": "",
+    "kserve-controller-memory-request": "200Mi",
+    "kserve-controller-memory-limit": "1Gi",
+    "models-web-app-cpu-request": "50m",
+    "models-web-app-cpu-limit": "",
+    "models-web-app-memory-request": "128Mi",
+    "models-web-app-memory-limit": "512Mi",
     "storage-service-account": "kserve-controller-s3",
     "storage-tls-verify": True,
     "models-web-app": True,
@@ -178,62 +177,24 @@ def unit_architecture() -> str:
     return _MACHINE_ARCH.get(machine, machine)
 
 
-def parse_quantity(text: str) -> Decimal:
-    """Parse a Kubernetes resource quantity ("100m", "2Gi", "1e3") into a number.
-
-    Raises:
-        ValueError: not a quantity.
-    """
-    match = _QUANTITY.match(text.strip())
-    if not match or text.strip() in ("", "+", "-", "."):
-        raise ValueError("not a Kubernetes quantity (e.g. 500m, 1, 2Gi)")
-    number, suffix = match.group(1), match.group(2) or ""
+def _controller_resources(options: Mapping[str, Any], prefix: str) -> ContainerResources:
+    """Requests and limits of one of our workload containers (empty options are unset)."""
     try:
-        value = Decimal(number)
-    except InvalidOperation:
-        raise ValueError("not a Kubernetes quantity (e.g. 500m, 1, 2Gi)") from None
-    if suffix in _BINARY:
-        return value * _BINARY[suffix]
-    if suffix[:1] in ("e", "E"):
-        return value * (Decimal(10) ** int(suffix[1:]))
-    return value * _DECIMAL[suffix]
+        return ContainerResources.from_config(options, prefix)
+    except ResourceConfigError as err:
+        raise ConfigError(err.option, err.reason) from None
 
 
-@dataclass(frozen=True)
-class Resources:
-    """Requests and limits of one container (Kubernetes quantities, as given)."""
-
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-
-    def as_requirements(self) -> dict[str, dict[str, str]]:
-        """The Kubernetes `resources` block."""
-        return {
-            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
-            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
-        }
-
-
-def _resources(options: Mapping[str, Any], prefix: str) -> Resources:
-    values: dict[str, str] = {}
-    parsed: dict[str, Decimal] = {}
-    for resource in ("cpu", "memory"):
-        for kind in ("request", "limit"):
-            option = f"{prefix}-{resource}-{kind}"
-            raw = str(options.get(option, "")).strip()
-            try:
-                parsed[option] = parse_quantity(raw)
-            except ValueError as err:
-                raise ConfigError(option, str(err)) from None
-            if parsed[option] <= 0:
-                raise ConfigError(option, "must be greater than zero")
-            values[f"{resource}_{kind}"] = raw
-        request, limit = f"{prefix}-{resource}-request", f"{prefix}-{resource}-limit"
-        if parsed[request] > parsed[limit]:
-            raise ConfigError(request, f"must not exceed {limit}")
-    return Resources(**values)
+def _pod_defaults(options: Mapping[str, Any], prefix: str) -> ContainerResources:
+    """Requests and limits KServe writes into the pods it creates: all four must be set."""
+    for option in resource_option_names(prefix):
+        value = str(options.get(option, "") or "").strip()
+        if not value:
+            raise ConfigError(option, "must be set (KServe puts it in every pod it creates)")
+        quantity = parse_quantity(value) if is_quantity(value) else None
+        if quantity is not None and quantity <= 0:
+            raise ConfigError(option, "must be greater than zero")
+    return _controller_resources(options, prefix)
 
 
 def _dns_name(options: Mapping[str, Any], option: str, *, allow_empty: bool = False) -> str:
@@ -251,6 +212,8 @@ def _proxy(options: Mapping[str, Any], option: str) -> str:
         return ""
     if any(ch.isspace() for ch in value):
         raise ConfigError(option, "must not contain whitespace")
+    if not value.isascii():
+        raise ConfigError(option, "must be ASCII (write international host names in punycode)")
     parts = urlsplit(value if "://" in value else f"http://{value}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(option, "must be a proxy URL such as http://proxy.example:3128")
@@ -322,6 +285,13 @@ def _domain_template(options: Mapping[str, Any]) -> str:
     return value
 
 
+# Resources as in DEFAULT_OPTIONS (ContainerResources is frozen: safe to share as defaults).
+_ISVC_RESOURCES = ContainerResources("1", "1", "2Gi", "2Gi")
+_STORAGE_INITIALIZER_RESOURCES = ContainerResources("100m", "1", "100Mi", "1Gi")
+_CONTROLLER_RESOURCES = ContainerResources("100m", "", "200Mi", "1Gi")
+_WEB_APP_RESOURCES = ContainerResources("50m", "", "128Mi", "512Mi")
+
+
 @dataclass(frozen=True)
 class KServeConfig:
     """The validated charm configuration."""
@@ -337,8 +307,10 @@ class KServeConfig:
     no_proxy: str = ""
     custom_images: dict[str, str] = field(default_factory=dict)
     disabled_runtimes: frozenset[str] = frozenset()
-    inferenceservice_resources: Resources = Resources("1", "1", "2Gi", "2Gi")
-    storage_initializer_resources: Resources = Resources("100m", "1", "100Mi", "1Gi")
+    inferenceservice_resources: ContainerResources = _ISVC_RESOURCES
+    storage_initializer_resources: ContainerResources = _STORAGE_INITIALIZER_RESOURCES
+    controller_resources: ContainerResources = _CONTROLLER_RESOURCES
+    web_app_resources: ContainerResources = _WEB_APP_RESOURCES
     storage_service_account: str = "kserve-controller-s3"
     storage_tls_verify: bool = True
     models_web_app: bool = True
@@ -388,8 +360,10 @@ class KServeConfig:
             no_proxy=_no_proxy(options),
             custom_images=_custom_images(options),
             disabled_runtimes=_disabled_runtimes(options),
-            inferenceservice_resources=_resources(options, "inferenceservice"),
-            storage_initializer_resources=_resources(options, "storage-initializer"),
+            inferenceservice_resources=_pod_defaults(options, "inferenceservice"),
+            storage_initializer_resources=_pod_defaults(options, "storage-initializer"),
+            controller_resources=_controller_resources(options, CONTROLLER_CONTAINER),
+            web_app_resources=_controller_resources(options, WEB_APP_CONTAINER),
             storage_service_account=account,
             storage_tls_verify=bool(options.get("storage-tls-verify", True)),
             models_web_app=bool(options.get("models-web-app", True)),
@@ -846,7 +820,7 @@ class RuntimeContext:
 
     images: dict[str, str]
     disabled: frozenset[str]
-    storage_initializer: Resources
+    storage_initializer: ContainerResources
     proxy_env: list[dict[str, str]]
 
 

@@ -3,23 +3,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import dashboard
 import ops
 from dashboard import CONTAINER, PORT, SERVICE, ConfigError, DashboardConfig, Kfam, Link
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
-from kfcharm.k8s import (
-    K8sError,
-    K8sNotFoundError,
-    ResourceManager,
-    get_client,
-    k8s_errors,
-    load_templates,
-)
+from kfcharm.k8s import K8sError, ResourceManager, get_client, load_templates
 from kfcharm.pebble import ensure_layer
 from kfcharm.relations import (
     RelationDataError,
@@ -30,8 +21,8 @@ from kfcharm.relations import (
 from kfcharm.relations.dashboard_links import DashboardLinksProvider
 from kfcharm.relations.ingress import IngressRequirer
 from kfcharm.relations.k8s_service import KubernetesServiceRequirer
-from kfcharm.status import status_for_k8s_error
-from lightkube.resources.apps_v1 import StatefulSet
+from kfcharm.resources import apply_container_resources
+from kfcharm.status import Outcome, Reconciler, StatusError, status_for_k8s_error
 from lightkube.resources.core_v1 import ConfigMap
 from lightkube.resources.rbac_authorization_v1 import (
     ClusterRole,
@@ -39,12 +30,16 @@ from lightkube.resources.rbac_authorization_v1 import (
     Role,
     RoleBinding,
 )
-from lightkube.types import PatchType
 
 logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 MANAGED_KINDS = (ConfigMap, ClusterRole, ClusterRoleBinding, Role, RoleBinding)
+# The remote charm each required endpoint is integrated with (for the `juju integrate` hints).
+REMOTES = {
+    "kubeflow-profiles": "kubeflow-profiles:kubeflow-profiles",
+    "ingress": "istio-pilot:ingress",
+}
 
 
 class KubeflowDashboardCharm(ops.CharmBase):
@@ -52,9 +47,6 @@ class KubeflowDashboardCharm(ops.CharmBase):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._statuses: list[ops.StatusBase] = []
-        self._reconciled = False
-
         self._logging = LogForwarder(self, relation_name="logging")
         self._metrics = MetricsEndpointProvider(
             self, jobs=dashboard.metrics_jobs(), refresh_event=self.on[CONTAINER].pebble_ready
@@ -81,19 +73,19 @@ class KubeflowDashboardCharm(ops.CharmBase):
                 relation_events.relation_departed,
                 relation_events.relation_broken,
             ]
-        for event in events:
-            framework.observe(event, self._on_event)
+        self._integrate = {
+            endpoint: f"juju integrate {self.app.name}:{endpoint} {remote}"
+            for endpoint, remote in REMOTES.items()
+        }
+        self.reconciler = Reconciler(self, self._reconcile, events, integrate=self._integrate)
         framework.observe(self.on.remove, self._on_remove)
-        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(self.on.collect_app_status, self._on_collect_app_status)
 
     # -- events ------------------------------------------------------------------------------
 
-    def _on_event(self, _: ops.EventBase) -> None:
-        self._reconcile()
-
     def _on_remove(self, _: ops.RemoveEvent) -> None:
         """On application removal, delete the ConfigMap and RBAC this app created."""
+        # No reconcile in this hook: it would re-create what the purge deletes.
+        self.reconciler.set_outcome(Outcome())
         if not self.unit.is_leader() or self.app.planned_units() > 0:
             return
         try:
@@ -103,47 +95,39 @@ class KubeflowDashboardCharm(ops.CharmBase):
             return
         logger.info("removed %d objects", len(deleted))
 
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if not self._reconciled:
-            return
-        for status in self._statuses or [ops.ActiveStatus()]:
-            event.add_status(status)
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        self._on_collect_unit_status(event)
-
     # -- reconcile ---------------------------------------------------------------------------
 
-    def _reconcile(self) -> None:
-        """Bring the ConfigMap and RBAC (leader) and the workload to the desired state."""
-        self._reconciled = True
+    def _reconcile(self, outcome: Outcome) -> None:
+        """Bring the ConfigMap, RBAC and resources (leader) and the workload to the desired state.
+
+        Problems that leave the rest workable (bad related links, Kubernetes errors, ingress
+        not ready) are added to `outcome` and reconciling goes on; those that stop it raise.
+        """
         try:
             config = DashboardConfig.from_options(self.config)
         except ConfigError as err:
             # Keep what is published: links are never dropped because of a config typo.
-            self._statuses.append(
+            raise StatusError(
                 ops.BlockedStatus(f"{err}: fix with juju config {self.app.name} {err.option}=...")
-            )
-            return
+            ) from None
         self.unit.set_ports(PORT)
-        links = self._collect_links()
+        links = self._collect_links(outcome)
         if self.unit.is_leader():
-            self._reconcile_cluster(config, links)
-        self._check_ingress()
+            self._reconcile_cluster(config, links, outcome)
+        self._check_ingress(outcome)
         kfam = self._get_kfam()
-        if kfam is not None:
-            self._reconcile_workload(config, kfam)
+        self._reconcile_workload(config, kfam, outcome)
 
-    def _collect_links(self) -> list[Link]:
+    def _collect_links(self, outcome: Outcome) -> list[Link]:
         result = self._links.collect_links()
         for error in result.errors:
-            self._statuses.append(
+            outcome.add(
                 ops.BlockedStatus(
                     f"bad dashboard links: {error.message}; "
                     "that app's valid links are shown, fix or update its charm"
                 )
             )
-        from_relations = [
+        return [
             Link(
                 text=link.text,
                 link=link.link,
@@ -154,80 +138,55 @@ class KubeflowDashboardCharm(ops.CharmBase):
             )
             for link in result.links
         ]
-        return from_relations
 
-    def _reconcile_cluster(self, config: DashboardConfig, links: list[Link]) -> None:
+    def _reconcile_cluster(
+        self, config: DashboardConfig, links: list[Link], outcome: Outcome
+    ) -> None:
+        """Apply the ConfigMap, RBAC and container resources; errors do not stop the workload."""
         data = dashboard.configmap_data([*links, *config.extra_links], config)
         context = dashboard.manifest_context(
             self.app.name, self.model.name, data, config.configmap_name
         )
         try:
             self._resource_manager().reconcile(load_templates(TEMPLATES, context))
-            self._sync_container_resources(config)
-        except K8sError as err:
-            self._statuses.append(status_for_k8s_error(err, self.app.name))
-
-    def _sync_container_resources(self, config: DashboardConfig) -> None:
-        """Patch the dashboard container's requests/limits when they differ (restarts the pod)."""
-        client = get_client(self.app.name)
-        try:
-            with k8s_errors("get", "StatefulSet", self.app.name, self.model.name):
-                statefulset = client.get(StatefulSet, self.app.name, namespace=self.model.name)
-        except K8sNotFoundError:
-            logger.warning("StatefulSet %s not found: resource limits not applied", self.app.name)
-            return
-        spec = _as_dict(statefulset).get("spec", {}).get("template", {}).get("spec", {})
-        wanted = {k: dict(v) for k, v in config.resources.items()}
-        containers, changed = containers_with_resources(
-            spec.get("containers", []), {CONTAINER: wanted}
-        )
-        if not changed:
-            return
-        with k8s_errors("patch", "StatefulSet", self.app.name, self.model.name):
-            client.patch(
-                StatefulSet,
+            apply_container_resources(
+                get_client(self.app.name),
                 self.app.name,
-                {"spec": {"template": {"spec": {"containers": containers}}}},
-                namespace=self.model.name,
-                patch_type=PatchType.STRATEGIC,
+                self.model.name,
+                {CONTAINER: config.resources},
             )
-        logger.info("container resources updated: the pod restarts with them")
+        except K8sError as err:
+            logger.warning("Kubernetes API error: %s", err)
+            outcome.add(status_for_k8s_error(err, self.app.name))
 
-    def _check_ingress(self) -> None:
+    def _check_ingress(self, outcome: Outcome) -> None:
         if not self.model.relations["ingress"]:
-            self._statuses.append(
-                ops.BlockedStatus(
-                    "relation to istio-pilot missing: juju integrate "
-                    f"{self.app.name}:ingress istio-pilot:ingress"
-                )
+            outcome.add(
+                ops.BlockedStatus(f"relation to istio-pilot missing: {self._integrate['ingress']}")
             )
             return
         for error in self._ingress.collect_errors().values():
             if isinstance(error, RelationNotReadyError):
-                self._statuses.append(ops.WaitingStatus(f"waiting for istio-pilot: {error}"))
+                outcome.add(ops.WaitingStatus(f"waiting for istio-pilot: {error}"))
             else:
-                self._statuses.append(ops.BlockedStatus(f"ingress relation: {error}"))
+                outcome.add(ops.BlockedStatus(f"ingress relation: {error}"))
 
-    def _get_kfam(self) -> Kfam | None:
+    def _get_kfam(self) -> Kfam:
+        """Where KFAM is; without it the dashboard cannot run, so problems stop reconciling."""
         try:
             data = self._kfam.get_data()
         except RelationMissingError:
-            self._statuses.append(
-                ops.BlockedStatus(
-                    "relation to kubeflow-profiles missing: juju integrate "
-                    f"{self.app.name}:kubeflow-profiles kubeflow-profiles:kubeflow-profiles"
-                )
-            )
-            return None
+            command = self._integrate["kubeflow-profiles"]
+            raise StatusError(
+                ops.BlockedStatus(f"relation to kubeflow-profiles missing: {command}")
+            ) from None
         except RelationNotReadyError as err:
-            self._statuses.append(ops.WaitingStatus(f"waiting for kubeflow-profiles: {err}"))
-            return None
+            raise StatusError(ops.WaitingStatus(f"waiting for kubeflow-profiles: {err}")) from None
         except (RelationDataError, RelationError) as err:
-            self._statuses.append(ops.BlockedStatus(f"kubeflow-profiles relation: {err}"))
-            return None
+            raise StatusError(ops.BlockedStatus(f"kubeflow-profiles relation: {err}")) from None
         return dashboard.kfam_from_relation(data.service_name, data.port, self.model.name)
 
-    def _reconcile_workload(self, config: DashboardConfig, kfam: Kfam) -> None:
+    def _reconcile_workload(self, config: DashboardConfig, kfam: Kfam, outcome: Outcome) -> None:
         container = self.unit.get_container(CONTAINER)
         try:
             targets = self._logging.log_targets(container=container)
@@ -235,15 +194,14 @@ class KubeflowDashboardCharm(ops.CharmBase):
             ensure_layer(container, SERVICE, layer)
             checks = container.get_checks(level=ops.pebble.CheckLevel.READY)
         except ops.pebble.ConnectionError:
-            self._statuses.append(
+            raise StatusError(
                 ops.WaitingStatus(f"waiting for Pebble in the {CONTAINER} container")
-            )
-            return
+            ) from None
         failing = sorted(
             name for name, check in checks.items() if check.status == ops.pebble.CheckStatus.DOWN
         )
         if failing:
-            self._statuses.append(
+            outcome.add(
                 ops.WaitingStatus(
                     f"dashboard not ready ({', '.join(failing)} failing); its logs: juju ssh "
                     f"--container {CONTAINER} <unit> /charm/bin/pebble logs {SERVICE}"
@@ -261,50 +219,6 @@ class KubeflowDashboardCharm(ops.CharmBase):
             resource_types=MANAGED_KINDS,
             list_all_namespaces=False,
         )
-
-
-def containers_with_resources(
-    containers: list[dict[str, Any]], desired: dict[str, dict[str, dict[str, str]]]
-) -> tuple[list[dict[str, Any]], bool]:
-    """The pod template's containers with the desired resources, and whether any changed.
-
-    Every container is returned in full: a strategic merge patch merges them by name, and the
-    result is the same when the list is replaced whole.
-    """
-    result: list[dict[str, Any]] = []
-    changed = False
-    for container in containers:
-        copy = dict(container)
-        wanted = desired.get(copy.get("name", ""))
-        if wanted is not None:
-            if not _same_resources(copy.get("resources") or {}, wanted):
-                changed = True
-            copy["resources"] = {key: value for key, value in wanted.items() if value}
-        result.append(copy)
-    return result, changed
-
-
-def _same_resources(current: dict[str, Any], wanted: dict[str, dict[str, str]]) -> bool:
-    """Compare resources numerically (the API server normalises "0.1" to "100m")."""
-    from lightkube.utils.quantity import parse_quantity
-
-    for key in ("requests", "limits"):
-        have = current.get(key) or {}
-        want = wanted.get(key) or {}
-        if set(have) != set(want):
-            return False
-        for name, value in want.items():
-            try:
-                if parse_quantity(str(have[name])) != parse_quantity(value):
-                    return False
-            except ValueError:
-                return False
-    return True
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
-    return json.loads(json.dumps(data, default=str))
 
 
 if __name__ == "__main__":  # pragma: nocover

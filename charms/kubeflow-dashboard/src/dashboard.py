@@ -1,6 +1,8 @@
 """Workload logic of the kubeflow-dashboard charm, free of ops.
 
 - `DashboardConfig`: the charm options, validated; errors name the option (and link entry).
+  Container requests/limits: the shared `kubeflow-dashboard-{cpu,memory}-{request,limit}`
+  options, validated by `kfcharm.resources`.
 - `Link`, `render_links`: links from relations and config, ordered, as the ConfigMap JSON.
 - `dashboard_layer`: the Pebble layer; `manifest_context`: template variables.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from kfcharm.resources import ContainerResources, ResourceConfigError
 
 CONTAINER = "kubeflow-dashboard"
 SERVICE = "kubeflow-dashboard"
@@ -34,9 +37,6 @@ LOCATION_KEYS = {
 
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUANTITY = re.compile(
-    r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
 _MAX_TEXT = 200
 _MAX_LINK = 2048
 
@@ -175,13 +175,6 @@ def parse_order_option(option: str, text: str) -> list[str]:
     return [item.strip() for item in data]
 
 
-def _quantity(option: str, value: Any) -> str:
-    text = str(value or "").strip()
-    if text and not _QUANTITY.match(text):
-        raise ConfigError(option, "must be a Kubernetes quantity such as 100m, 1, 256Mi or 2Gi")
-    return text
-
-
 @dataclass(frozen=True)
 class DashboardConfig:
     """The validated charm options."""
@@ -194,7 +187,7 @@ class DashboardConfig:
     force_iframe: bool
     extra_links: tuple[Link, ...]
     link_order: Mapping[str, tuple[str, ...]]
-    resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    resources: ContainerResources = field(default_factory=ContainerResources)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> DashboardConfig:
@@ -233,20 +226,10 @@ class DashboardConfig:
             links += parse_link_option(option, str(options.get(option, "")), location)
             option = f"{location}-link-order"
             order[location] = tuple(parse_order_option(option, str(options.get(option, ""))))
-        resources = {
-            "requests": {
-                "cpu": _quantity("dashboard-cpu-request", options.get("dashboard-cpu-request")),
-                "memory": _quantity(
-                    "dashboard-memory-request", options.get("dashboard-memory-request")
-                ),
-            },
-            "limits": {
-                "cpu": _quantity("dashboard-cpu-limit", options.get("dashboard-cpu-limit")),
-                "memory": _quantity(
-                    "dashboard-memory-limit", options.get("dashboard-memory-limit")
-                ),
-            },
-        }
+        try:
+            resources = ContainerResources.from_config(options, CONTAINER)
+        except ResourceConfigError as err:
+            raise ConfigError(err.option, err.reason) from None
         return cls(
             userid_header=header,
             userid_prefix=prefix,
@@ -256,7 +239,7 @@ class DashboardConfig:
             force_iframe=iframe,
             extra_links=tuple(links),
             link_order=order,
-            resources={k: {n: q for n, q in v.items() if q} for k, v in resources.items()},
+            resources=resources,
         )
 
 

@@ -21,11 +21,11 @@ from kfcharm.k8s import (
 )
 from kfcharm.pebble import ensure_layer, push_if_changed
 from kfcharm.relations.k8s_service import KubernetesServiceProvider
-from kfcharm.status import status_for_k8s_error
+from kfcharm.resources import apply_container_resources
+from kfcharm.status import Outcome, Reconciler, StatusError, status_for_k8s_error
 from lightkube import operators
 from lightkube.generic_resource import create_global_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import Namespace
 from lightkube.resources.rbac_authorization_v1 import (
     ClusterRole,
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 MANAGED_KINDS = (CustomResourceDefinition, ClusterRole, ClusterRoleBinding, Role, RoleBinding)
 ISTIO_AUTHZ_CRD = "authorizationpolicies.security.istio.io"
+# Statuses a charm may set (what it reads back can also be unknown or error).
+SETTABLE_STATUSES = frozenset({"active", "blocked", "maintenance", "waiting"})
 
 Profile = create_global_resource("kubeflow.org", "v1", "Profile", "profiles")
 
@@ -60,10 +62,6 @@ class KubeflowProfilesCharm(ops.CharmBase):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._unit_statuses: list[ops.StatusBase] = []
-        self._app_statuses: list[ops.StatusBase] = []
-        self._reconciled = False
-
         self._logging = LogForwarder(self, relation_name="logging")
         self._metrics = MetricsEndpointProvider(
             self,
@@ -78,34 +76,33 @@ class KubeflowProfilesCharm(ops.CharmBase):
             self, "kubeflow-profiles", service_name=self.app.name, service_port=KFAM_PORT
         )
 
-        for event in (
-            self.on.install,
-            self.on.leader_elected,
-            self.on.config_changed,
-            self.on.upgrade_charm,
-            self.on.update_status,
-            self.on[CONTROLLER_CONTAINER].pebble_ready,
-            self.on[KFAM_CONTAINER].pebble_ready,
-            self.on["kubeflow-profiles"].relation_joined,
-            self.on["logging"].relation_joined,
-            self.on["logging"].relation_changed,
-            self.on["logging"].relation_departed,
-            self.on["logging"].relation_broken,
-        ):
-            framework.observe(event, self._on_event)
+        self.reconciler = Reconciler(
+            self,
+            self._reconcile,
+            events=[
+                self.on.install,
+                self.on.leader_elected,
+                self.on.config_changed,
+                self.on.upgrade_charm,
+                self.on.update_status,
+                self.on[CONTROLLER_CONTAINER].pebble_ready,
+                self.on[KFAM_CONTAINER].pebble_ready,
+                self.on["kubeflow-profiles"].relation_joined,
+                self.on["logging"].relation_joined,
+                self.on["logging"].relation_changed,
+                self.on["logging"].relation_departed,
+                self.on["logging"].relation_broken,
+            ],
+        )
         framework.observe(self.on.remove, self._on_remove)
-        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(self.on.collect_app_status, self._on_collect_app_status)
         framework.observe(self.on.create_profile_action, self._on_create_profile)
         framework.observe(self.on.list_profiles_action, self._on_list_profiles)
 
     # -- events ------------------------------------------------------------------------------
 
-    def _on_event(self, _: ops.EventBase) -> None:
-        self._reconcile()
-
     def _on_remove(self, _: ops.RemoveEvent) -> None:
         """On application removal, delete our RBAC; never the CRD, Profiles or namespaces."""
+        self._keep_status()  # reconciling now would re-apply what removal deletes
         if not self.unit.is_leader() or self.app.planned_units() > 0:
             return
         try:
@@ -117,19 +114,8 @@ class KubeflowProfilesCharm(ops.CharmBase):
             "removed %d objects; kept the Profile CRD, profiles and namespaces", len(deleted)
         )
 
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        if not self._reconciled:
-            return  # actions and removal leave the status as it was
-        for status in self._unit_statuses or [ops.ActiveStatus()]:
-            event.add_status(status)
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        if not self._reconciled:
-            return
-        for status in self._app_statuses or [ops.ActiveStatus()]:
-            event.add_status(status)
-
     def _on_create_profile(self, event: ops.ActionEvent) -> None:
+        self._keep_status()
         reserved = profiles.RESERVED_NAMESPACES | {self.model.name}
         try:
             request = ProfileRequest.from_params(event.params, reserved=reserved)
@@ -153,6 +139,7 @@ class KubeflowProfilesCharm(ops.CharmBase):
         )
 
     def _on_list_profiles(self, event: ops.ActionEvent) -> None:
+        self._keep_status()
         try:
             with k8s_errors("list", "Profile"):
                 items = list(get_client(self.app.name).list(Profile))
@@ -167,25 +154,28 @@ class KubeflowProfilesCharm(ops.CharmBase):
 
     # -- reconcile ---------------------------------------------------------------------------
 
-    def _reconcile(self) -> None:
+    def _reconcile(self, outcome: Outcome) -> None:
         """Bring Kubernetes objects (leader) and this unit's workloads to the desired state."""
-        self._reconciled = True
         try:
             config = ProfilesConfig.from_options(self.config)
         except ConfigError as err:
-            status = ops.BlockedStatus(
-                f"{err}: fix with juju config {self.app.name} {err.option}=<value>"
-            )
-            self._unit_statuses.append(status)
-            self._app_statuses.append(status)
-            return
+            raise StatusError(
+                ops.BlockedStatus(
+                    f"{err}: fix with juju config {self.app.name} {err.option}=<value>"
+                )
+            ) from None
 
         self.unit.set_ports(KFAM_PORT)
         if self.unit.is_leader():
-            self._reconcile_cluster(config)
-        self._reconcile_workloads(config)
+            self._reconcile_cluster(config, outcome)
+        self._reconcile_workloads(config, outcome)
 
-    def _reconcile_cluster(self, config: ProfilesConfig) -> None:
+    def _reconcile_cluster(self, config: ProfilesConfig, outcome: Outcome) -> None:
+        """Apply the CRD and RBAC, namespace PSS labels and container resources (leader).
+
+        A Kubernetes error is reported without stopping the reconcile: the workloads need no
+        cluster write from the charm, so they are still set up.
+        """
         client = get_client(self.app.name)
         try:
             self._resource_manager().reconcile(
@@ -194,20 +184,20 @@ class KubeflowProfilesCharm(ops.CharmBase):
                 )
             )
             self._sync_pod_security_level(config)
-            self._sync_container_resources(config)
+            # Changed requests/limits restart the pod (Kubernetes rolls Juju's StatefulSet).
+            apply_container_resources(client, self.app.name, self.model.name, config.resources)
             istio_present = self._istio_present(client)
         except K8sError as err:
-            status = status_for_k8s_error(err, self.app.name)
-            self._app_statuses.append(status)
-            self._unit_statuses.append(status)
+            logger.warning("Kubernetes API error: %s", err)
+            outcome.add(status_for_k8s_error(err, self.app.name))
             return
         if not istio_present:
-            status = ops.BlockedStatus(
-                "Istio is missing (no AuthorizationPolicy CRD), profiles cannot be set up: "
-                "juju deploy istio-pilot --trust"
+            outcome.add(
+                ops.BlockedStatus(
+                    "Istio is missing (no AuthorizationPolicy CRD), profiles cannot be set up: "
+                    "juju deploy istio-pilot --trust"
+                )
             )
-            self._app_statuses.append(status)
-            self._unit_statuses.append(status)
         self._kfam.publish(self.app.name, KFAM_PORT)
 
     @staticmethod
@@ -248,39 +238,7 @@ class KubeflowProfilesCharm(ops.CharmBase):
                 client.patch(Namespace, metadata.name, patch, patch_type=PatchType.MERGE)
             logger.info("namespace %s: Pod Security level set to %s", metadata.name, level)
 
-    def _sync_container_resources(self, config: ProfilesConfig) -> None:
-        """Patch the pod template's container requests/limits when they differ from config.
-
-        Changing them restarts the pod (Kubernetes rolls the StatefulSet Juju created).
-        """
-        desired = {
-            CONTROLLER_CONTAINER: config.controller_resources.to_k8s(),
-            KFAM_CONTAINER: config.kfam_resources.to_k8s(),
-        }
-        client = get_client(self.app.name)
-        try:
-            with k8s_errors("get", "StatefulSet", self.app.name, self.model.name):
-                statefulset = client.get(StatefulSet, self.app.name, namespace=self.model.name)
-        except K8sNotFoundError:
-            logger.warning("StatefulSet %s not found: resource limits not applied", self.app.name)
-            return
-        containers = _as_dict(statefulset).get("spec", {}).get("template", {}).get("spec", {})
-        containers = containers.get("containers", [])
-        patched, changed = profiles_containers_with_resources(containers, desired)
-        if not changed:
-            return
-        patch = {"spec": {"template": {"spec": {"containers": patched}}}}
-        with k8s_errors("patch", "StatefulSet", self.app.name, self.model.name):
-            client.patch(
-                StatefulSet,
-                self.app.name,
-                patch,
-                namespace=self.model.name,
-                patch_type=PatchType.STRATEGIC,
-            )
-        logger.info("container resources updated: the pod restarts with them")
-
-    def _reconcile_workloads(self, config: ProfilesConfig) -> None:
+    def _reconcile_workloads(self, config: ProfilesConfig, outcome: Outcome) -> None:
         controller = self.unit.get_container(CONTROLLER_CONTAINER)
         kfam = self.unit.get_container(KFAM_CONTAINER)
         try:
@@ -302,22 +260,29 @@ class KubeflowProfilesCharm(ops.CharmBase):
             ):
                 controller.restart(CONTROLLER_SERVICE)  # re-read the labels at once
         except ops.pebble.ConnectionError:
-            self._unit_statuses.append(
+            outcome.add(
                 ops.WaitingStatus(f"waiting for Pebble in the {CONTROLLER_CONTAINER} container")
             )
         try:
             targets = self._logging.log_targets(container=kfam)
             ensure_layer(kfam, KFAM_SERVICE, profiles.kfam_layer(config, targets))
         except ops.pebble.ConnectionError:
-            self._unit_statuses.append(
-                ops.WaitingStatus(f"waiting for Pebble in the {KFAM_CONTAINER} container")
-            )
+            outcome.add(ops.WaitingStatus(f"waiting for Pebble in the {KFAM_CONTAINER} container"))
         for container, service in ((controller, CONTROLLER_SERVICE), (kfam, KFAM_SERVICE)):
             status = _check_status(container, service)
             if status is not None:
-                self._unit_statuses.append(status)
+                outcome.add(status)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _keep_status(self) -> None:
+        """Report the current statuses again instead of reconciling in this hook."""
+        outcome = Outcome()
+        if self.unit.status.name in SETTABLE_STATUSES:
+            outcome.add(self.unit.status)
+        if self.unit.is_leader() and self.app.status.name in SETTABLE_STATUSES:
+            outcome.add(self.app.status, app=True)
+        self.reconciler.set_outcome(outcome)
 
     def _resource_manager(self) -> ResourceManager:
         return ResourceManager(
@@ -339,45 +304,6 @@ class KubeflowProfilesCharm(ops.CharmBase):
         if err.status_code == 422:
             return f"{what} rejected by Kubernetes: {err.message}"
         return f"Kubernetes API error ({err}); try again"
-
-
-def profiles_containers_with_resources(
-    containers: list[dict[str, Any]], desired: dict[str, dict[str, dict[str, str]]]
-) -> tuple[list[dict[str, Any]], bool]:
-    """The pod template's containers with the desired resources, and whether any changed.
-
-    Every container is returned in full (name, image, ...): a strategic merge patch merges
-    them by name, and the result is the same when containers are replaced as a list.
-    """
-    result: list[dict[str, Any]] = []
-    changed = False
-    for container in containers:
-        copy = dict(container)
-        wanted = desired.get(copy.get("name", ""))
-        if wanted is not None:
-            if not _same_resources(copy.get("resources") or {}, wanted):
-                changed = True
-            copy["resources"] = {key: value for key, value in wanted.items() if value}
-        result.append(copy)
-    return result, changed
-
-
-def _same_resources(current: dict[str, Any], wanted: dict[str, dict[str, str]]) -> bool:
-    """Compare resources numerically (the API server normalises "0.1" to "100m")."""
-    from lightkube.utils.quantity import parse_quantity
-
-    for key in ("requests", "limits"):
-        have = current.get(key) or {}
-        want = wanted.get(key) or {}
-        if set(have) != set(want):
-            return False
-        for name, value in want.items():
-            try:
-                if parse_quantity(str(have[name])) != parse_quantity(value):
-                    return False
-            except ValueError:
-                return False
-    return True
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

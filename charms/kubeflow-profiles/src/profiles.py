@@ -1,6 +1,8 @@
 """Workload logic of the kubeflow-profiles charm, free of ops.
 
-- `ProfilesConfig`: the charm options, validated; errors name the option and the fix.
+- `ProfilesConfig`: the charm options, validated; errors name the option and the fix. The
+  container resource options (`<container>-{cpu,memory}-{request,limit}`) are read with
+  `kfcharm.resources`.
 - `namespace_labels`: the labels file the profile controller applies to profile namespaces.
 - `controller_layer` / `kfam_layer`: the Pebble layers of the two workloads.
 - `manifest_context`: variables of the Kubernetes templates (CRD, RBAC).
@@ -19,12 +21,15 @@ from enum import Enum
 from typing import Any
 
 import yaml
+from kfcharm.resources import ContainerResources, ResourceConfigError, is_quantity
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONTROLLER_CONTAINER = "profile-controller"
 KFAM_CONTAINER = "kfam"
 CONTROLLER_SERVICE = "profile-controller"
 KFAM_SERVICE = "kfam"
+# Containers whose requests/limits the charm sets; each name is its options' prefix.
+WORKLOAD_CONTAINERS = (CONTROLLER_CONTAINER, KFAM_CONTAINER)
 
 KFAM_PORT = 8081
 CONTROLLER_METRICS_PORT = 8080
@@ -58,10 +63,6 @@ _PRINCIPAL = re.compile(
 )
 # HTTP header field name (RFC 9110 token).
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-# Kubernetes resource quantity (the apimachinery regular expression).
-_QUANTITY = re.compile(
-    r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
 
 
 class ConfigError(ValueError):
@@ -97,11 +98,6 @@ def is_label_key(key: str) -> bool:
 def is_label_value(value: str) -> bool:
     """Whether `value` is a valid Kubernetes label value (empty allowed)."""
     return value == "" or (len(value) <= 63 and bool(_LABEL_NAME.match(value)))
-
-
-def is_quantity(value: str) -> bool:
-    """Whether `value` is a Kubernetes resource quantity such as ``100m`` or ``2Gi``."""
-    return bool(_QUANTITY.match(value))
 
 
 def parse_yaml_text(text: str) -> Any:
@@ -148,32 +144,6 @@ def parse_label_map(text: str) -> dict[str, str]:
     return labels
 
 
-@dataclass(frozen=True)
-class Resources:
-    """Requests and limits of one container (empty strings mean unset)."""
-
-    cpu_request: str
-    memory_request: str
-    cpu_limit: str
-    memory_limit: str
-
-    def to_k8s(self) -> dict[str, dict[str, str]]:
-        """The ``resources`` of a container spec (unset values omitted)."""
-        requests = {"cpu": self.cpu_request, "memory": self.memory_request}
-        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit}
-        return {
-            "requests": {k: v for k, v in requests.items() if v},
-            "limits": {k: v for k, v in limits.items() if v},
-        }
-
-
-def _quantity_option(value: str) -> str:
-    value = value.strip()
-    if value and not is_quantity(value):
-        raise ValueError("must be a Kubernetes quantity such as 100m, 1, 256Mi or 2Gi")
-    return value
-
-
 class ProfilesConfig(BaseModel):
     """The validated charm options (field aliases are the option names)."""
 
@@ -188,18 +158,8 @@ class ProfilesConfig(BaseModel):
     istio_ingress_gateway_principal: str = Field(alias="istio-ingress-gateway-principal")
     kfp_ui_principal: str = Field(alias="kfp-ui-principal")
     notebook_controller_principal: str = Field(alias="notebook-controller-principal")
-    profile_controller_cpu_request: str = Field(alias="profile-controller-cpu-request", default="")
-    profile_controller_memory_request: str = Field(
-        alias="profile-controller-memory-request", default=""
-    )
-    profile_controller_cpu_limit: str = Field(alias="profile-controller-cpu-limit", default="")
-    profile_controller_memory_limit: str = Field(
-        alias="profile-controller-memory-limit", default=""
-    )
-    kfam_cpu_request: str = Field(alias="kfam-cpu-request", default="")
-    kfam_memory_request: str = Field(alias="kfam-memory-request", default="")
-    kfam_cpu_limit: str = Field(alias="kfam-cpu-limit", default="")
-    kfam_memory_limit: str = Field(alias="kfam-memory-limit", default="")
+    # Requests and limits per workload container (WORKLOAD_CONTAINERS), set by from_options.
+    resources: dict[str, ContainerResources] = Field(default_factory=dict, exclude=True)
 
     @field_validator("security_policy", mode="before")
     @classmethod
@@ -249,23 +209,9 @@ class ProfilesConfig(BaseModel):
             )
         return value
 
-    @field_validator(
-        "profile_controller_cpu_request",
-        "profile_controller_memory_request",
-        "profile_controller_cpu_limit",
-        "profile_controller_memory_limit",
-        "kfam_cpu_request",
-        "kfam_memory_request",
-        "kfam_cpu_limit",
-        "kfam_memory_limit",
-    )
-    @classmethod
-    def _quantity(cls, value: str) -> str:
-        return _quantity_option(value)
-
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> ProfilesConfig:
-        """Validate the charm options.
+        """Validate the charm options, then the container resource options.
 
         Args:
             options: the Juju config (option name -> value).
@@ -274,33 +220,19 @@ class ProfilesConfig(BaseModel):
             ConfigError: naming the first invalid option and why.
         """
         try:
-            return cls.model_validate(dict(options))
+            config = cls.model_validate(dict(options))
         except ValidationError as err:
             first = err.errors(include_input=False, include_url=False)[0]
             field = str(first["loc"][0]) if first["loc"] else "config"
             reason = str(first["msg"]).removeprefix("Value error, ")
-        option = _option_name(cls, field)
-        raise ConfigError(option, reason)
-
-    @property
-    def controller_resources(self) -> Resources:
-        """Requests and limits of the profile controller container."""
-        return Resources(
-            self.profile_controller_cpu_request,
-            self.profile_controller_memory_request,
-            self.profile_controller_cpu_limit,
-            self.profile_controller_memory_limit,
-        )
-
-    @property
-    def kfam_resources(self) -> Resources:
-        """Requests and limits of the KFAM container."""
-        return Resources(
-            self.kfam_cpu_request,
-            self.kfam_memory_request,
-            self.kfam_cpu_limit,
-            self.kfam_memory_limit,
-        )
+            raise ConfigError(_option_name(cls, field), reason) from None
+        try:
+            resources = {
+                name: ContainerResources.from_config(options, name) for name in WORKLOAD_CONTAINERS
+            }
+        except ResourceConfigError as err:
+            raise ConfigError(err.option, err.reason) from None
+        return config.model_copy(update={"resources": resources})
 
 
 def _option_name(model: type[BaseModel], field: str) -> str:

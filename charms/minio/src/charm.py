@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import minio_server as ms
 import ops
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
+from kfcharm.k8s import K8sError, K8sForbiddenError, get_client
 from kfcharm.pebble import ensure_layer, push_if_changed
 from kfcharm.relations import RelationError, RelationNotReadyError
 from kfcharm.relations.object_storage import ObjectStorageData, ObjectStorageProvider
 from kfcharm.relations.s3 import S3Credentials, S3Provider, S3Request
-from kfcharm.status import StatusError
+from kfcharm.resources import ContainerResources, ResourceConfigError, apply_container_resources
+from kfcharm.status import Outcome, Reconciler, StatusError, status_for_k8s_error
 from s3_client import S3Client, S3ConnectionError, S3Error
 
 logger = logging.getLogger(__name__)
@@ -30,20 +31,11 @@ TLS_FILES = {
 }
 
 
-@dataclass
-class Outcome:
-    """Statuses gathered by one reconcile, reported by the collect-status observers."""
-
-    unit: list[ops.StatusBase] = field(default_factory=list)
-    app: list[ops.StatusBase] = field(default_factory=list)
-
-
 class MinioCharm(ops.CharmBase):
     """Runs MinIO and shares it over `object-storage` and `s3`."""
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._outcome: Outcome | None = None
         # Credentials written in this hook: Juju may serve the previous revision until the
         # hook ends, so they are used directly rather than read back.
         self._fresh_credentials: ms.RootCredentials | None = None
@@ -54,42 +46,40 @@ class MinioCharm(ops.CharmBase):
         self.s3 = S3Provider(self, "s3")
 
         on = self.on
-        for event in (
-            on.install,
-            on.leader_elected,
-            on.config_changed,
-            on.upgrade_charm,
-            on.update_status,
-            on.minio_pebble_ready,
-            on.minio_data_storage_attached,
-            on.secret_changed,
-            on[PEER].relation_changed,
-            on[PEER].relation_departed,
-            on["object-storage"].relation_changed,
-            on["s3"].relation_changed,
-            on["s3"].relation_broken,
-            on["logging"].relation_changed,
-            on["logging"].relation_broken,
-        ):
-            framework.observe(event, self._on_event)
+        self.reconciler = Reconciler(
+            self,
+            self._reconcile,
+            events=[
+                on.install,
+                on.leader_elected,
+                on.config_changed,
+                on.upgrade_charm,
+                on.update_status,
+                on.minio_pebble_ready,
+                on.minio_data_storage_attached,
+                on.secret_changed,
+                on[PEER].relation_changed,
+                on[PEER].relation_departed,
+                on["object-storage"].relation_changed,
+                on["s3"].relation_changed,
+                on["s3"].relation_broken,
+                on["logging"].relation_changed,
+                on["logging"].relation_broken,
+            ],
+        )
         framework.observe(on.secret_remove, self._on_secret_remove)
         framework.observe(on.stop, self._on_teardown)
         framework.observe(on.remove, self._on_teardown)
         framework.observe(on.get_root_credentials_action, self._on_get_root_credentials)
         framework.observe(on.rotate_root_credentials_action, self._on_rotate_root_credentials)
         framework.observe(on.create_bucket_action, self._on_create_bucket)
-        framework.observe(on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(on.collect_app_status, self._on_collect_app_status)
 
     # -- events -------------------------------------------------------------------------
-
-    def _on_event(self, _: ops.EventBase) -> None:
-        self._reconcile()
 
     def _on_teardown(self, _: ops.EventBase) -> None:
         # Nothing to delete: Juju removes the pod and its Services; the minio-data storage
         # (the users' objects) is kept unless the operator passes --destroy-storage.
-        self._outcome = Outcome(unit=[ops.MaintenanceStatus("stopping")])
+        self.reconciler.set_outcome(Outcome(unit=[ops.MaintenanceStatus("stopping")]))
 
     def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
         # Old revisions of the root credentials nobody tracks any more.
@@ -127,7 +117,7 @@ class MinioCharm(ops.CharmBase):
             )
             return
         new = self._store_generated_credentials(ms.RootCredentials.generate())
-        self._reconcile()
+        self.reconciler.run(force=True)
         event.set_results({"access-key": new.access_key, "fingerprint": new.fingerprint()})
 
     def _on_create_bucket(self, event: ops.ActionEvent) -> None:
@@ -158,34 +148,14 @@ class MinioCharm(ops.CharmBase):
             return
         event.set_results({"bucket": bucket, "created": created})
 
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        outcome = self._outcome or self._reconcile()
-        for status in outcome.unit:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        outcome = self._outcome or self._reconcile()
-        for status in outcome.app:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
     # -- reconcile ----------------------------------------------------------------------
 
-    def _reconcile(self) -> Outcome:
+    def _reconcile(self, outcome: Outcome) -> None:
         """Bring the workload and relations to the desired state; gather statuses."""
-        outcome = Outcome()
-        self._outcome = outcome
-        try:
-            self._reconcile_steps(outcome)
-        except StatusError as stop:
-            outcome.unit.append(stop.status)
-        return outcome
-
-    def _reconcile_steps(self, outcome: Outcome) -> None:
         try:
             config = ms.MinioConfig.from_options(dict(self.config))
-        except ms.ConfigError as e:
+            resources = ContainerResources.from_config(self.config, ms.CONTAINER)
+        except (ms.ConfigError, ResourceConfigError) as e:
             raise StatusError(
                 ops.BlockedStatus(f"{e}: fix with juju config {self.app.name} {e.option}=...")
             ) from None
@@ -199,8 +169,9 @@ class MinioCharm(ops.CharmBase):
         if self.unit.is_leader():
             self._write_peer_data(peers, credentials)
             self._publish(config, credentials, tls, topology, outcome)
+            self._apply_resources(resources, outcome)
             if topology.reason:
-                outcome.app.append(self._topology_status(topology))
+                outcome.add(self._topology_status(topology), app=True)
 
     # -- credentials, TLS, topology ----------------------------------------------------
 
@@ -218,8 +189,8 @@ class MinioCharm(ops.CharmBase):
                 ) from None
         if self._fresh_credentials is not None:
             return self._fresh_credentials
-        content = self._read_root_secret()
-        if content is None:
+        stored = self._read_root_secret()
+        if stored is None:
             if not self.unit.is_leader():
                 raise StatusError(
                     ops.WaitingStatus("waiting for the leader to generate root credentials")
@@ -227,7 +198,7 @@ class MinioCharm(ops.CharmBase):
             logger.info("generating root credentials into secret %s", ROOT_SECRET_LABEL)
             return self._store_generated_credentials(ms.RootCredentials.generate())
         try:
-            return ms.RootCredentials.from_content(content, option=ROOT_SECRET_LABEL)
+            return ms.RootCredentials.from_content(stored, option=ROOT_SECRET_LABEL)
         except ms.SecretContentError:
             # Our own secret was altered out of band: regenerate rather than serve garbage.
             if not self.unit.is_leader():
@@ -356,10 +327,10 @@ class MinioCharm(ops.CharmBase):
         )
         for err in self.object_storage.sdi.collect_data().errors.values():
             if not isinstance(err, RelationNotReadyError):
-                outcome.app.append(ops.BlockedStatus(f"object-storage: {err}"))
+                outcome.add(ops.BlockedStatus(f"object-storage: {err}"), app=True)
         requests = self.s3.collect_requests()
         for err in requests.errors.values():
-            outcome.app.append(ops.BlockedStatus(f"{err}: fix or remove that relation"))
+            outcome.add(ops.BlockedStatus(f"{err}: fix or remove that relation"), app=True)
         for request in requests.values.values():
             self._serve_s3(request, config, credentials, tls, topology, outcome)
 
@@ -377,37 +348,41 @@ class MinioCharm(ops.CharmBase):
             return
         if not request.wants_secrets:
             # s3 v0 would carry the credentials in plain relation data: refuse.
-            outcome.app.append(
+            outcome.add(
                 ops.BlockedStatus(
                     f"{request.app_name} speaks s3 v0 (plain-text credentials), refused: "
                     f"upgrade it, or juju remove-relation {self.app.name}:s3 {request.app_name}"
-                )
+                ),
+                app=True,
             )
             return
         published = relation.data[self.app].get("bucket")
         if request.bucket and request.bucket != published:
             if topology.mode == "idle" and topology.pool_size == 0:
-                outcome.app.append(
-                    ops.WaitingStatus(f"bucket {request.bucket} waits for MinIO to run")
+                outcome.add(
+                    ops.WaitingStatus(f"bucket {request.bucket} waits for MinIO to run"),
+                    app=True,
                 )
                 return
             try:
                 self._s3_client(config, credentials, tls).ensure_bucket(request.bucket)
             except S3ConnectionError:
-                outcome.app.append(
+                outcome.add(
                     ops.WaitingStatus(
                         f"bucket {request.bucket} for {request.app_name} not created yet: "
                         "MinIO not reachable, retrying on the next event"
-                    )
+                    ),
+                    app=True,
                 )
                 return
             except S3Error as e:
-                outcome.app.append(
+                outcome.add(
                     ops.BlockedStatus(
                         f"cannot create bucket {request.bucket} for {request.app_name} ({e}): "
                         f"request another bucket or juju remove-relation {self.app.name}:s3 "
                         f"{request.app_name}"
-                    )
+                    ),
+                    app=True,
                 )
                 return
             logger.info("bucket %s ready for relation %d", request.bucket, request.relation_id)
@@ -429,7 +404,7 @@ class MinioCharm(ops.CharmBase):
                 ),
             )
         except RelationError as err:
-            outcome.app.append(ops.BlockedStatus(f"{err}: fix or remove that relation"))
+            outcome.add(ops.BlockedStatus(f"{err}: fix or remove that relation"), app=True)
 
     def _s3_client(
         self,
@@ -448,6 +423,27 @@ class MinioCharm(ops.CharmBase):
             ca_pem=tls.ca_certificate if tls else "",
         )
 
+    # -- Kubernetes (leader) ----------------------------------------------------------
+
+    def _apply_resources(self, resources: ContainerResources, outcome: Outcome) -> None:
+        """Set the minio container's requests and limits on Juju's StatefulSet.
+
+        One GET per hook, a patch only when they differ. The bundle deploys MinIO without
+        trust: a 403 then matters only when an option is set (nothing to enforce otherwise).
+        """
+        client = get_client(field_manager=self.app.name)
+        desired = {ms.CONTAINER: resources}
+        try:
+            apply_container_resources(client, self.app.name, self.model.name, desired)
+        except K8sForbiddenError as err:
+            if resources.to_k8s():
+                outcome.add(status_for_k8s_error(err, self.app.name))
+            else:
+                logger.debug("no access to the StatefulSet, no resources to set: %s", err)
+        except K8sError as err:
+            logger.warning("container resources not applied: %s", err)
+            outcome.add(status_for_k8s_error(err, self.app.name))
+
     # -- workload (every unit) --------------------------------------------------------
 
     def _configure_workload(
@@ -462,7 +458,7 @@ class MinioCharm(ops.CharmBase):
         try:
             if topology.mode == "idle":
                 self._stop_workload(container)
-                outcome.unit.append(self._topology_status(topology))
+                outcome.add(self._topology_status(topology))
                 return
             self.unit.set_ports(config.port, *([config.console_port] if config.console else []))
             self._sync_tls_files(container, tls)
@@ -479,17 +475,17 @@ class MinioCharm(ops.CharmBase):
                 logger.info("MinIO (re)started with a new plan (%s mode)", topology.mode)
             service = container.get_service(ms.SERVICE)
         except ops.pebble.ConnectionError:
-            outcome.unit.append(ops.WaitingStatus("waiting for the minio container's Pebble"))
+            outcome.add(ops.WaitingStatus("waiting for the minio container's Pebble"))
             return
         except ops.ModelError as e:
             # The service may be missing in the plan while Pebble restarts.
             logger.debug("could not read the minio service: %s", e)
-            outcome.unit.append(ops.MaintenanceStatus("starting MinIO"))
+            outcome.add(ops.MaintenanceStatus("starting MinIO"))
             return
         if not service.is_running():
-            outcome.unit.append(ops.MaintenanceStatus("starting MinIO"))
+            outcome.add(ops.MaintenanceStatus("starting MinIO"))
         elif topology.reason:
-            outcome.unit.append(self._topology_status(topology))
+            outcome.add(self._topology_status(topology))
 
     def _stop_workload(self, container: ops.Container) -> None:
         try:

@@ -7,20 +7,17 @@ import logging
 import socket
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 import mysql_server as ms
 import ops
 import provisioning
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
-from kfcharm.k8s import K8sError, get_client, k8s_errors
+from kfcharm.k8s import K8sError, get_client
 from kfcharm.pebble import ensure_layer, push_if_changed
 from kfcharm.relations.mysql_client import MysqlClientProvider
-from kfcharm.status import StatusError, status_for_k8s_error
-from lightkube.resources.apps_v1 import StatefulSet
-from lightkube.types import PatchType
+from kfcharm.resources import apply_container_resources
+from kfcharm.status import Outcome, Reconciler, StatusError, status_for_k8s_error
 from ops import pebble
 
 logger = logging.getLogger(__name__)
@@ -31,20 +28,11 @@ EXPORTER_KEY = "exporter-password"
 _SECRET_KEYS = {ms.ROOT_USER: ROOT_KEY, ms.EXPORTER_USER: EXPORTER_KEY}
 
 
-@dataclass
-class Outcome:
-    """Statuses gathered by one reconcile, reported by the collect-status observers."""
-
-    unit: list[ops.StatusBase] = field(default_factory=list)
-    app: list[ops.StatusBase] = field(default_factory=list)
-
-
 class MysqlCharm(ops.CharmBase):
     """Runs MySQL (or MariaDB) and serves one database per `database` relation."""
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._outcome = Outcome()
         # Passwords written in this hook: Juju may serve the previous revision until the hook
         # ends, so fresh values are used directly rather than read back.
         self._fresh_passwords: dict[str, str] = {}
@@ -58,7 +46,9 @@ class MysqlCharm(ops.CharmBase):
         self.logging = LogForwarder(self)
 
         on = self.on
-        for event in (
+        # relation-broken is among them: ops leaves the broken relation out of
+        # `model.relations`, so the reconcile drops its user.
+        events = [
             on.install,
             on.leader_elected,
             on.config_changed,
@@ -76,8 +66,8 @@ class MysqlCharm(ops.CharmBase):
             on["logging"].relation_changed,
             on["logging"].relation_departed,
             on["logging"].relation_broken,
-        ):
-            framework.observe(event, self._on_event)
+        ]
+        self.reconciler = Reconciler(self, self._reconcile, events)
         framework.observe(on.secret_remove, self._on_secret_remove)
         framework.observe(on.stop, self._on_teardown)
         framework.observe(on.remove, self._on_teardown)
@@ -86,19 +76,13 @@ class MysqlCharm(ops.CharmBase):
         framework.observe(on.create_backup_action, self._on_create_backup)
         framework.observe(on.list_backups_action, self._on_list_backups)
         framework.observe(on.restore_action, self._on_restore)
-        framework.observe(on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(on.collect_app_status, self._on_collect_app_status)
 
     # -- events ---------------------------------------------------------------------------
-
-    def _on_event(self, event: ops.EventBase) -> None:
-        broken = event.relation.id if isinstance(event, ops.RelationBrokenEvent) else None
-        self._reconcile(broken_relation_id=broken)
 
     def _on_teardown(self, _: ops.EventBase) -> None:
         # Nothing to delete: Juju removes the pod; the `database` storage (the users' data)
         # stays unless the operator passes --destroy-storage.
-        self._outcome = Outcome(unit=[ops.MaintenanceStatus("stopping")])
+        self.reconciler.set_outcome(Outcome(unit=[ops.MaintenanceStatus("stopping")]))
 
     def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
         # Old revisions of the system passwords, which nobody tracks after a rotation.
@@ -159,7 +143,7 @@ class MysqlCharm(ops.CharmBase):
         # The server has the new password: record it at once (a failure now would lock us out).
         self._store_system_passwords({**passwords, _SECRET_KEYS[username]: new})
         logger.info("password of %s rotated", username)
-        self._reconcile()
+        self.reconciler.run(force=True)  # push the new password to the workloads now
         event.set_results({"username": username, "rotated": "true"})
 
     def _on_create_backup(self, event: ops.ActionEvent) -> None:
@@ -243,49 +227,33 @@ class MysqlCharm(ops.CharmBase):
             return
         event.set_results({"restored": backup})
 
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        for status in self._outcome.unit:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        for status in self._outcome.app:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
     # -- reconcile ------------------------------------------------------------------------
 
-    def _reconcile(self, broken_relation_id: int | None = None) -> None:
-        """Bring the workload, the cluster and the relations to the desired state."""
-        self._outcome = Outcome()
-        try:
-            self._reconcile_all(broken_relation_id)
-        except StatusError as stop:
-            self._outcome.unit.append(stop.status)
-            if self.unit.is_leader() and isinstance(stop.status, ops.BlockedStatus):
-                self._outcome.app.append(stop.status)
+    def _reconcile(self, outcome: Outcome) -> None:
+        """Bring the workload, the cluster and the relations to the desired state.
 
-    def _reconcile_all(self, broken_relation_id: int | None) -> None:
+        The leader's application status mirrors the unit's (the Reconciler's default).
+        """
         config = self._load_config()
         passwords = self._system_passwords()
         primary = self._is_primary()
         if self.unit.is_leader():
             try:
                 self._reconcile_resources(config)
-            except StatusError as stop:  # reported, but the database runs all the same
-                self._outcome.unit.append(stop.status)
-                self._outcome.app.append(stop.status)
+            except K8sError as err:  # reported, but the database runs all the same
+                outcome.add(status_for_k8s_error(err, self.app.name))
             if self.app.planned_units() > 1:
-                self._outcome.app.append(
+                outcome.add(
                     ops.BlockedStatus(
                         f"{self.app.planned_units()} units but only one is supported: "
                         f"juju scale-application {self.app.name} 1"
-                    )
+                    ),
+                    app=True,
                 )
         if not primary:
             self._reconcile_standby()
             return
-        self._reconcile_workload(config, passwords)
+        self._reconcile_workload(outcome, config, passwords)
         self.unit.set_ports(ms.MYSQL_PORT)
         if not self.unit.is_leader():
             return
@@ -293,7 +261,7 @@ class MysqlCharm(ops.CharmBase):
             info = db.server_info()
             self.unit.set_workload_version(info.version)
             db.ensure_exporter_user(ms.EXPORTER_USER, ms.LOCAL_HOST, passwords[EXPORTER_KEY])
-            self._reconcile_relations(db, info, config, broken_relation_id)
+            self._reconcile_relations(outcome, db, info, config)
 
     def _load_config(self) -> ms.MysqlConfig:
         try:
@@ -355,7 +323,9 @@ class MysqlCharm(ops.CharmBase):
 
     # -- workload -------------------------------------------------------------------------
 
-    def _reconcile_workload(self, config: ms.MysqlConfig, passwords: dict[str, str]) -> None:
+    def _reconcile_workload(
+        self, outcome: Outcome, config: ms.MysqlConfig, passwords: dict[str, str]
+    ) -> None:
         if not self.model.storages["database"]:
             raise StatusError(ops.WaitingStatus("waiting for the database storage"))
         mysql = self.unit.get_container(ms.MYSQL_CONTAINER)
@@ -392,7 +362,7 @@ class MysqlCharm(ops.CharmBase):
                 exporter.restart(ms.EXPORTER_SERVICE)  # it reads the credentials at start
         except pebble.ConnectionError:
             # Metrics are not worth holding the database back for: report and go on.
-            self._outcome.unit.append(
+            outcome.add(
                 ops.WaitingStatus("waiting for the mysqld-exporter container to start (Pebble)")
             )
 
@@ -406,48 +376,19 @@ class MysqlCharm(ops.CharmBase):
         raise StatusError(ops.BlockedStatus(f"standby, serves nothing: {self._standby_hint()}"))
 
     def _reconcile_resources(self, config: ms.MysqlConfig) -> None:
-        """Server-side apply the database container's resources to Juju's StatefulSet.
+        """Set the containers' requests and limits on Juju's StatefulSet (leader only).
 
-        Applied as this app's field manager, listing only the container and its resources:
-        the API server merges the container by name, and fields this manager applied before
-        but no longer lists (an option reset) are removed. One read per hook; a write only
-        when the live resources differ from the options.
+        One read per hook; a write only when the live resources differ from the options.
+        Without any resource option, a cluster the app may not read (not trusted yet) is fine.
         """
         desired = config.resources()
-        name, namespace = self.app.name, self.model.name
         client = get_client(field_manager=self.app.name)
         try:
-            with k8s_errors("get", "StatefulSet", name, namespace):
-                statefulset = client.get(StatefulSet, name, namespace=namespace)
+            apply_container_resources(client, self.app.name, self.model.name, desired)
         except K8sError as err:
-            if not desired and not err.transient:
-                # Nothing to set, so no need for cluster access (e.g. not trusted yet).
-                logger.debug("cannot read StatefulSet %s: %s", name, err)
-                return
-            raise StatusError(status_for_k8s_error(err, self.app.name)) from None
-        current = _container_resources(statefulset, ms.MYSQL_CONTAINER)
-        if current is None:
-            if desired:
-                raise StatusError(
-                    ops.BlockedStatus(f"StatefulSet {name} has no container {ms.MYSQL_CONTAINER}")
-                )
-            return
-        if _same_resources(current, desired):
-            return
-        try:
-            with k8s_errors("apply", "StatefulSet", name, namespace):
-                client.patch(
-                    StatefulSet,
-                    name,
-                    _resources_apply(name, namespace, ms.MYSQL_CONTAINER, desired),
-                    namespace=namespace,
-                    patch_type=PatchType.APPLY,
-                    field_manager=self.app.name,
-                    force=True,
-                )
-        except K8sError as err:
-            raise StatusError(status_for_k8s_error(err, self.app.name)) from None
-        logger.info("applied resources of %s/%s: %s", name, ms.MYSQL_CONTAINER, desired)
+            if err.transient or any(r.to_k8s() for r in desired.values()):
+                raise
+            logger.debug("container resources not checked: %s", err)
 
     # -- database -------------------------------------------------------------------------
 
@@ -458,15 +399,16 @@ class MysqlCharm(ops.CharmBase):
 
     def _reconcile_relations(
         self,
+        outcome: Outcome,
         db: provisioning.Provisioner,
         info: provisioning.ServerInfo,
         config: ms.MysqlConfig,
-        broken_relation_id: int | None,
     ) -> None:
         results = self.database.collect_requests()
         for relation_id, error in results.errors.items():
             # Drop pydantic's "Value error, " prefix that the library leaves in.
-            self._relation_problem(relation_id, error.message.replace("Value error, ", ""))
+            message = error.message.replace("Value error, ", "")
+            outcome.add(_relation_problem(relation_id, message))
         endpoint = ms.service_endpoint(self.app.name, self.model.name, socket.getfqdn())
         for request in results.values.values():
             relation = self.model.get_relation(DATABASE_ENDPOINT, request.relation_id)
@@ -489,8 +431,12 @@ class MysqlCharm(ops.CharmBase):
             except provisioning.ProvisioningError as err:
                 if err.transient:
                     raise
-                self._relation_problem(
-                    request.relation_id, f"database {request.database!r}: {err}", request.app_name
+                outcome.add(
+                    _relation_problem(
+                        request.relation_id,
+                        f"database {request.database!r}: {err}",
+                        request.app_name,
+                    )
                 )
                 continue
             if request.extra_user_roles:
@@ -507,7 +453,7 @@ class MysqlCharm(ops.CharmBase):
                 database=request.database,
                 version=info.version,
             )
-        live = {r.id for r in self.model.relations[DATABASE_ENDPOINT]} - {broken_relation_id}
+        live = {r.id for r in self.model.relations[DATABASE_ENDPOINT]}
         for name, host in db.accounts("relation-%"):
             relation_id = ms.relation_id_of_user(name)
             if relation_id is not None and host == "%" and relation_id not in live:
@@ -521,15 +467,6 @@ class MysqlCharm(ops.CharmBase):
         except ops.SecretNotFoundError:
             content = {}
         return content.get("password") or relation.data[self.app].get("password") or None
-
-    def _relation_problem(self, relation_id: int | None, message: str, app: str = "") -> None:
-        where = (
-            f"{DATABASE_ENDPOINT}:{relation_id}" if relation_id is not None else DATABASE_ENDPOINT
-        )
-        by = f" ({app})" if app else ""
-        status = ops.BlockedStatus(f"relation {where}{by}: {message}")
-        self._outcome.app.append(status)
-        self._outcome.unit.append(status)
 
     # -- backups --------------------------------------------------------------------------
 
@@ -574,6 +511,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _relation_problem(relation_id: int | None, message: str, app: str = "") -> ops.StatusBase:
+    where = f"{DATABASE_ENDPOINT}:{relation_id}" if relation_id is not None else DATABASE_ENDPOINT
+    by = f" ({app})" if app else ""
+    return ops.BlockedStatus(f"relation {where}{by}: {message}")
+
+
 class _ActionError(Exception):
     """An action cannot complete; the message is shown to the operator."""
 
@@ -603,57 +546,6 @@ def _status_error(err: provisioning.ProvisioningError) -> StatusError:
             ops.WaitingStatus("waiting for the database server to accept connections")
         )
     return StatusError(ops.BlockedStatus(f"database error: {err}"))
-
-
-def _container_resources(
-    statefulset: Any, container_name: str
-) -> dict[str, dict[str, str]] | None:
-    spec = (
-        statefulset.spec.template.spec if statefulset.spec and statefulset.spec.template else None
-    )
-    for container in (spec.containers if spec else None) or []:
-        if container.name == container_name:
-            resources = container.resources
-            result: dict[str, dict[str, str]] = {}
-            for section in ("requests", "limits"):
-                values = getattr(resources, section, None) if resources else None
-                if values:
-                    result[section] = {k: str(v) for k, v in values.items()}
-            return result
-    return None
-
-
-def _same_resources(
-    current: dict[str, dict[str, str]], desired: dict[str, dict[str, str]]
-) -> bool:
-    """Compare as quantities: the API server normalises `1000m` to `1`, `1024Mi` to `1Gi`."""
-    for section in ("requests", "limits"):
-        have = {k: v for k, v in current.get(section, {}).items() if k in ("cpu", "memory")}
-        want = desired.get(section, {})
-        if have.keys() != want.keys():
-            return False
-        for key, value in want.items():
-            try:
-                if abs(ms.parse_quantity(have[key]) - ms.parse_quantity(value)) > 1e-9:
-                    return False
-            except ValueError:
-                return False
-    return True
-
-
-def _resources_apply(
-    name: str, namespace: str, container: str, desired: dict[str, dict[str, str]]
-) -> dict[str, Any]:
-    """The apply configuration: just the container (merged by name) and its resources."""
-    entry: dict[str, Any] = {"name": container}
-    if desired:
-        entry["resources"] = desired
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"template": {"spec": {"containers": [entry]}}},
-    }
 
 
 if __name__ == "__main__":  # pragma: no cover

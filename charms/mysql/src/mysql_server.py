@@ -19,6 +19,9 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from kfcharm.resources import ContainerResources, ResourceConfigError, resource_option_names
+from lightkube.utils.quantity import parse_quantity
+
 MYSQL_CONTAINER = "mysql"
 EXPORTER_CONTAINER = "mysqld-exporter"
 MYSQL_SERVICE = "mysql"
@@ -62,23 +65,6 @@ _TESTING_POOL = 32 * 2**20
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 _USER_PASSWORD = re.compile(r"[A-Za-z0-9_.~!@%^*+=,:/-]{16,128}")
 _MYSQL_SIZE = re.compile(r"(\d+)([KMGkmg]?)")
-_K8S_QUANTITY = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE]\d+)?")
-_QUANTITY_FACTORS = {
-    "": 1,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
 BACKUP_ID = re.compile(r"backup-\d{8}T\d{6}Z(-[A-Za-z0-9_-]{1,32})?")
 BACKUP_LABEL = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _RELATION_USER = re.compile(r"relation-(\d+)")
@@ -103,6 +89,18 @@ def _option(field_name: str) -> str:
     return field_name.replace("_", "-")
 
 
+def _check_parsable(option: str, value: str) -> None:
+    # kfcharm's quantity check lets through a few values (`1E3`, 30-digit numbers) that
+    # lightkube cannot parse, which would make comparing them raise: refuse them here.
+    if value.strip():
+        try:
+            parse_quantity(value.strip())
+        except ValueError:
+            raise ConfigError(
+                option, f"{value!r} is not a Kubernetes quantity (e.g. 100m, 1, 512Mi, 2Gi)"
+            ) from None
+
+
 def parse_mysql_size(value: str) -> int:
     """Parse a MySQL size such as `256M` or `2G` (binary multiples) into bytes.
 
@@ -114,21 +112,6 @@ def parse_mysql_size(value: str) -> int:
         raise ValueError("expected a size such as 256M or 2G")
     power = {"": 0, "k": 1, "m": 2, "g": 3}[match.group(2).lower()]
     return int(match.group(1)) * 1024**power
-
-
-def parse_quantity(value: str) -> float:
-    """Parse a Kubernetes quantity (`500m`, `2`, `1Gi`, `1e9`) into a number.
-
-    Raises:
-        ValueError: the text is not a quantity.
-    """
-    match = _K8S_QUANTITY.fullmatch(value.strip())
-    if not match:
-        raise ValueError("expected a Kubernetes quantity such as 500m, 2, 512Mi or 2Gi")
-    number, suffix = float(match.group(1)), match.group(2) or ""
-    if suffix[:1] in ("e", "E"):
-        return number * 10 ** int(suffix[1:])
-    return number * _QUANTITY_FACTORS[suffix]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,10 +127,14 @@ class MysqlConfig:
     max_connections: int = 151
     long_query_time: float = 2.0
     mysql_native_password: bool = True
-    cpu_request: str = ""
-    cpu_limit: str = ""
-    memory_request: str = ""
-    memory_limit: str = ""
+    mysql_cpu_request: str = ""
+    mysql_cpu_limit: str = ""
+    mysql_memory_request: str = ""
+    mysql_memory_limit: str = ""
+    mysqld_exporter_cpu_request: str = ""
+    mysqld_exporter_cpu_limit: str = ""
+    mysqld_exporter_memory_request: str = ""
+    mysqld_exporter_memory_limit: str = ""
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -157,25 +144,11 @@ class MysqlConfig:
             raise ConfigError("max-connections", "must be between 10 and 10000")
         if not 0.001 <= self.long_query_time <= 3600:
             raise ConfigError("long-query-time", "must be between 0.001 and 3600 seconds")
-        quantities = {}
-        for name in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
-            text = getattr(self, name).strip()
-            if not text:
-                continue
-            try:
-                quantities[name] = parse_quantity(text)
-            except ValueError as err:
-                raise ConfigError(_option(name), str(err)) from None
-            if quantities[name] <= 0:
-                raise ConfigError(_option(name), "must be greater than zero")
-        for kind in ("cpu", "memory"):
-            request = quantities.get(f"{kind}_request")
-            limit = quantities.get(f"{kind}_limit")
-            if request is not None and limit is not None and request > limit:
-                raise ConfigError(f"{kind}-request", f"must not exceed {kind}-limit")
-        limit = quantities.get("memory_limit")
+        limit = self.memory_limit_bytes  # validates every resource option first
         if limit is not None and limit < MIN_MEMORY_LIMIT:
-            raise ConfigError("memory-limit", "must be at least 256Mi for the server to start")
+            raise ConfigError(
+                "mysql-memory-limit", "must be at least 256Mi for the server to start"
+            )
         if self.innodb_buffer_pool_size.strip():
             try:
                 pool = parse_mysql_size(self.innodb_buffer_pool_size)
@@ -184,7 +157,9 @@ class MysqlConfig:
             if pool < MIN_BUFFER_POOL:
                 raise ConfigError("innodb-buffer-pool-size", "must be at least 8M")
             if limit is not None and pool > 0.8 * limit:
-                raise ConfigError("innodb-buffer-pool-size", "must be at most 80% of memory-limit")
+                raise ConfigError(
+                    "innodb-buffer-pool-size", "must be at most 80% of mysql-memory-limit"
+                )
 
     def _check_types(self) -> None:
         # Juju guarantees the types of declared options; a dataclass does not check them, so
@@ -198,6 +173,29 @@ class MysqlConfig:
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise ConfigError(_option(field.name), f"must be a {expected.__name__}")
 
+    def resources(self) -> dict[str, ContainerResources]:
+        """Requests and limits of each workload container (`<container>-cpu-request`...).
+
+        Raises:
+            ConfigError: naming the first invalid resource option.
+        """
+        options = {_option(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+        result = {}
+        for container in (MYSQL_CONTAINER, EXPORTER_CONTAINER):
+            for option in resource_option_names(container):
+                _check_parsable(option, options[option])
+            try:
+                result[container] = ContainerResources.from_config(options, container)
+            except ResourceConfigError as err:
+                raise ConfigError(err.option, err.reason) from None
+        return result
+
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        """The database container's memory limit in bytes, if one is set."""
+        limit = self.resources()[MYSQL_CONTAINER].memory_limit
+        return int(parse_quantity(limit)) if limit else None
+
     @property
     def buffer_pool_bytes(self) -> int:
         """The InnoDB buffer pool size the server gets."""
@@ -205,23 +203,11 @@ class MysqlConfig:
             return parse_mysql_size(self.innodb_buffer_pool_size)
         if self.memory_profile == "testing":
             return _TESTING_POOL
-        if self.memory_limit.strip():
-            pool = int(parse_quantity(self.memory_limit) * 0.6)
+        limit = self.memory_limit_bytes
+        if limit is not None:
+            pool = int(limit * 0.6)
             return max(MIN_BUFFER_POOL, pool - pool % 2**20)
         return _PRODUCTION_DEFAULT_POOL
-
-    def resources(self) -> dict[str, dict[str, str]]:
-        """The container resources to patch into the StatefulSet (empty sections omitted)."""
-        result: dict[str, dict[str, str]] = {}
-        for section in ("requests", "limits"):
-            values = {}
-            for kind in ("cpu", "memory"):
-                value = getattr(self, f"{kind}_{section[:-1]}").strip()
-                if value:
-                    values[kind] = value
-            if values:
-                result[section] = values
-        return result
 
 
 def server_args(config: MysqlConfig) -> list[str]:

@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import ops
 import resource_dispatcher as rd
 from dispatcher.handoff import ControllerStatus, encode_manifests, file_hash
 from kfcharm.cos import GrafanaDashboardProvider, LogForwarder, MetricsEndpointProvider
+from kfcharm.k8s import K8sError, get_client
 from kfcharm.pebble import ensure_layer
 from kfcharm.relations import RelationError
 from kfcharm.relations.errors import RelationConflictError, RelationNotReadyError
 from kfcharm.relations.kubernetes_manifest import KubernetesManifestProvider
-from kfcharm.status import StatusError
+from kfcharm.resources import ContainerResources, ResourceConfigError, apply_container_resources
+from kfcharm.status import Outcome, Reconciler, StatusError, status_for_k8s_error
 from ops import pebble
 
 logger = logging.getLogger(__name__)
@@ -23,20 +24,11 @@ LAYER = "dispatcher"
 DEFAULT_METRICS_PORT = 9090
 
 
-@dataclass
-class Outcome:
-    """Statuses gathered by one reconcile, reported by the collect-status observers."""
-
-    unit: list[ops.StatusBase] = field(default_factory=list)
-    app: list[ops.StatusBase] = field(default_factory=list)
-
-
 class ResourceDispatcherCharm(ops.CharmBase):
     """Runs the dispatcher controller and feeds it the manifests of every relation."""
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._outcome: Outcome | None = None
         self.metrics = MetricsEndpointProvider(
             self, jobs=self._scrape_jobs, refresh_event=self.on.dispatcher_pebble_ready
         )
@@ -60,22 +52,20 @@ class ResourceDispatcherCharm(ops.CharmBase):
         ]
         for endpoint in rd.ENDPOINTS:
             events += [on[endpoint].relation_changed, on[endpoint].relation_broken]
-        for event in events:
-            framework.observe(event, self._on_event)
+        # The leader's controller is the one dispatching: its status is the app's too.
+        self.reconciler = Reconciler(self, self._reconcile, events)
         framework.observe(on.stop, self._on_stop)
+        framework.observe(on.remove, self._on_stop)
         framework.observe(on.dispatch_status_action, self._on_dispatch_status)
-        framework.observe(on.collect_unit_status, self._on_collect_unit_status)
-        framework.observe(on.collect_app_status, self._on_collect_app_status)
 
     # -- events -------------------------------------------------------------------------
 
-    def _on_event(self, _: ops.EventBase) -> None:
-        self._reconcile()
-
     def _on_stop(self, _: ops.EventBase) -> None:
         # Dispatched objects stay: users' pods may rely on them. Removing a relation first
-        # withdraws (deletes) that relation's copies.
-        self._outcome = Outcome(unit=[ops.MaintenanceStatus("stopping; dispatched objects kept")])
+        # withdraws (deletes) that relation's copies. Nothing to reconcile on the way out.
+        self.reconciler.set_outcome(
+            Outcome(unit=[ops.MaintenanceStatus("stopping; dispatched objects kept")])
+        )
 
     def _on_dispatch_status(self, event: ops.ActionEvent) -> None:
         container = self.unit.get_container(rd.CONTAINER)
@@ -97,50 +87,29 @@ class ResourceDispatcherCharm(ops.CharmBase):
             results["manifest-list"] = "\n".join(rd.manifest_summary(entries)) or "(none)"
         event.set_results(results)
 
-    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
-        outcome = self._outcome or self._reconcile()
-        for status in outcome.unit:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
-    def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
-        outcome = self._outcome or self._reconcile()
-        for status in outcome.app:
-            event.add_status(status)
-        event.add_status(ops.ActiveStatus())
-
     # -- reconcile ----------------------------------------------------------------------
 
-    def _reconcile(self) -> Outcome:
-        """Hand the current manifests to the controller and keep it running; gather statuses."""
-        outcome = Outcome()
-        self._outcome = outcome
-        try:
-            self._reconcile_steps(outcome)
-        except StatusError as stop:
-            outcome.unit.append(stop.status)
-            outcome.app.append(stop.status)
-        return outcome
-
-    def _reconcile_steps(self, outcome: Outcome) -> None:
+    def _reconcile(self, outcome: Outcome) -> None:
+        """Size the workload, hand the manifests to the controller, keep it running."""
         try:
             config = rd.DispatcherConfig.from_options(dict(self.config))
-        except rd.ConfigError as err:
+            resources = ContainerResources.from_config(self.config, rd.CONTAINER)
+        except (rd.ConfigError, ResourceConfigError) as err:
             raise StatusError(
                 ops.BlockedStatus(f"{err}: juju config {self.app.name} {err.option}=...")
             ) from None
+        if self.unit.is_leader():
+            self._apply_resources(resources, outcome)
         sources, relation_statuses = self._sources()
-        outcome.app += relation_statuses
-        outcome.unit += relation_statuses
+        for status in relation_statuses:
+            outcome.add(status)
         container = self.unit.get_container(rd.CONTAINER)
         try:
             pushed = self._pull(container, rd.MANIFESTS_PATH)
             previous = rd.read_previous(pushed)
             merged = rd.merge_manifests(sources, previous)
             for problem in merged.problems:
-                blocked = ops.BlockedStatus(problem)
-                outcome.unit.append(blocked)
-                outcome.app.append(blocked)
+                outcome.add(ops.BlockedStatus(problem))
             for where in merged.kept:
                 logger.warning("%s sends nothing usable: keeping what it sent before", where)
             code_changed = self._ensure_code(container)
@@ -163,7 +132,19 @@ class ResourceDispatcherCharm(ops.CharmBase):
                 ops.WaitingStatus("waiting for Pebble in the dispatcher container")
             ) from None
         controller = ControllerStatus.decode(status_text) if status_text else None
-        outcome.unit.append(self._controller_status(controller, file_hash(text)))
+        outcome.add(self._controller_status(controller, file_hash(text)))
+
+    def _apply_resources(self, resources: ContainerResources, outcome: Outcome) -> None:
+        """Set the controller container's requests/limits on Juju's StatefulSet (leader)."""
+        client = get_client(field_manager=self.app.name)
+        try:
+            apply_container_resources(
+                client, self.app.name, self.model.name, {rd.CONTAINER: resources}
+            )
+        except K8sError as err:
+            # The controller keeps running with its current resources; the next hook retries.
+            logger.warning("container resources not applied: %s", err)
+            outcome.add(status_for_k8s_error(err, self.app.name))
 
     def _sources(self) -> tuple[list[rd.Source], list[ops.StatusBase]]:
         """Each relation's manifests, and a status per relation problem."""

@@ -151,6 +151,11 @@ class Reconciler(ops.Object):
     Expected problems become statuses: `StatusError` (its status), `K8sError`
     (`status_for_k8s_error`), `RelationError` (`status_for_relation_error`) and
     `ops.pebble.ConnectionError` (Waiting for the container). Anything else raises.
+
+    Action hooks and the `remove` hook reconcile nothing and leave the status as it is
+    (collect-status would otherwise re-create what a remove handler just cleaned up, and an
+    action would pay for a full reconcile); an action that changes what the status should
+    say calls `run(force=True)` or `set_outcome()`.
     """
 
     def __init__(
@@ -178,8 +183,13 @@ class Reconciler(ops.Object):
         self._integrate = dict(integrate or {})
         self._mirror = app_mirrors_unit
         self._outcome: Outcome | None = None
+        self._hold = False
         for event in events:
             self.framework.observe(event, self._on_event)
+        self.framework.observe(charm.on.remove, self._on_hold)
+        for name, source in charm.on.events().items():
+            if issubclass(source.event_type, ops.ActionEvent):
+                self.framework.observe(getattr(charm.on, name), self._on_hold)
         self.framework.observe(charm.on.collect_unit_status, self._on_collect_unit_status)
         self.framework.observe(charm.on.collect_app_status, self._on_collect_app_status)
 
@@ -216,12 +226,19 @@ class Reconciler(ops.Object):
     def _on_event(self, _: ops.EventBase) -> None:
         self.run(force=True)
 
+    def _on_hold(self, _: ops.EventBase) -> None:
+        self._hold = True
+
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        if self._hold and self._outcome is None:
+            return  # adding nothing leaves the unit status as it was
         for status in self.run().unit:
             event.add_status(status)
         event.add_status(ops.ActiveStatus())
 
     def _on_collect_app_status(self, event: ops.CollectStatusEvent) -> None:
+        if self._hold and self._outcome is None:
+            return
         outcome = self.run()
         for status in [*outcome.app, *(outcome.unit if self._mirror else [])]:
             event.add_status(status)

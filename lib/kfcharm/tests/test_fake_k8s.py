@@ -837,3 +837,29 @@ def test_lazy_testing_exports():
     assert "FakeKubernetes" in dir(testing_module)
     with pytest.raises(AttributeError):
         testing_module.no_such_helper  # noqa: B018
+
+
+def test_label_selected_watch_sees_objects_enter_and_leave_the_selector():
+    from lightkube.models.meta_v1 import ObjectMeta as Meta
+    from lightkube.resources.core_v1 import ConfigMap as ConfigMapResource
+
+    fake = FakeKubernetes(namespace="ns")
+    fake.create(ConfigMapResource(metadata=Meta(name="a", namespace="ns"), data={"k": "v"}))
+    start = fake.list(ConfigMapResource, namespace="ns")
+    version = max(int(o.metadata.resourceVersion) for o in start)
+    fake.patch(ConfigMapResource, "a", {"metadata": {"labels": {"team": "x"}}}, namespace="ns")
+    fake.patch(ConfigMapResource, "a", {"data": {"k": "w"}}, namespace="ns")
+    fake.patch(ConfigMapResource, "a", {"metadata": {"labels": {"team": None}}}, namespace="ns")
+    fake.patch(ConfigMapResource, "a", {"data": {"k": "z"}}, namespace="ns")
+    events = fake.watch(
+        ConfigMapResource,
+        namespace="ns",
+        labels={"team": "x"},
+        resource_version=str(version),
+        timeout=0,
+    )
+    assert [(kind, obj.metadata.name) for kind, obj in events] == [
+        ("ADDED", "a"),
+        ("MODIFIED", "a"),
+        ("DELETED", "a"),
+    ]

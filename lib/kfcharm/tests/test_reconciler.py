@@ -13,6 +13,8 @@ from kfcharm.relations.errors import (
 from kfcharm.status import Outcome, Reconciler, StatusError, status_for_relation_error
 from ops import testing
 
+ACTIONS = {"check": {}, "fix": {}}
+
 META = {
     "name": "demo",
     "containers": {"workload": {}},
@@ -33,6 +35,10 @@ class DemoCharm(ops.CharmBase):
             events=[self.on.config_changed, self.on.update_status, self.on.workload_pebble_ready],
             integrate={"db": "juju integrate demo:db mysql:database"},
         )
+        framework.observe(self.on.fix_action, self._on_fix)
+
+    def _on_fix(self, event: ops.ActionEvent) -> None:
+        self.reconciler.set_outcome(Outcome(unit=[ops.MaintenanceStatus("fixed by action")]))
 
     def _reconcile(self, outcome: Outcome) -> None:
         DemoCharm.runs += 1
@@ -59,7 +65,7 @@ CONFIG = {"options": {"problem": {"type": "string", "default": ""}}}
 @pytest.fixture
 def ctx() -> testing.Context:
     DemoCharm.runs = 0
-    return testing.Context(DemoCharm, meta=META, config=CONFIG)
+    return testing.Context(DemoCharm, meta=META, config=CONFIG, actions=ACTIONS)
 
 
 def run(ctx, problem: str, *, leader: bool = True, can_connect: bool = True) -> testing.State:
@@ -139,3 +145,28 @@ def test_unobserved_event_still_reports_status_from_one_reconcile(ctx):
 )
 def test_relation_error_statuses(err, expected):
     assert status_for_relation_error(err) == expected
+
+
+def test_remove_hook_does_not_reconcile(ctx):
+    state = testing.State(config={"problem": "status"}, leader=True)
+    ctx.run(ctx.on.remove(), state)
+    assert DemoCharm.runs == 0
+
+
+def test_action_keeps_the_status_without_reconciling(ctx):
+    state = testing.State(
+        config={"problem": "status"},
+        leader=True,
+        unit_status=testing.WaitingStatus("as before"),
+        app_status=testing.WaitingStatus("app as before"),
+    )
+    out = ctx.run(ctx.on.action("check"), state)
+    assert DemoCharm.runs == 0
+    assert out.unit_status == testing.WaitingStatus("as before")
+    assert out.app_status == testing.WaitingStatus("app as before")
+
+
+def test_action_may_set_the_outcome(ctx):
+    out = ctx.run(ctx.on.action("fix"), testing.State(leader=True))
+    assert DemoCharm.runs == 0
+    assert out.unit_status == testing.MaintenanceStatus("fixed by action")

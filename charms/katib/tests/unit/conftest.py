@@ -132,7 +132,7 @@ def ctx() -> testing.Context[KatibCharm]:
 
 
 class FrozenClock:
-    """A settable clock for WebhookCertificates."""
+    """A settable clock, patched over `kfcharm.certs.utcnow` to exercise certificate rotation."""
 
     def __init__(self, start: datetime.datetime):
         self.now = start

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import charm
 import katib
+import kfcharm.certs
 import ops
 import pytest
 import yaml
@@ -231,13 +232,23 @@ def test_ui_port_change_updates_ingress_and_layer(ctx, k8s):
 
 
 def test_container_resources_are_patched_onto_the_statefulset_once(ctx, k8s):
-    config = {"controller-resources": "{requests: {cpu: 200m}, limits: {memory: 1Gi}}"}
+    config = {
+        "katib-controller-cpu-request": "200m",
+        "katib-controller-memory-limit": "1Gi",
+        "katib-ui-memory-request": "64Mi",
+    }
     out = ctx.run(ctx.on.config_changed(), ready_state(config=config))
+    assert out.unit_status == ops.ActiveStatus()
+    patches = [r for r in k8s.requests if r.verb == "patch" and r.kind == "StatefulSet"]
+    assert len(patches) == 1
     sts = k8s.find("StatefulSet", APP, MODEL)
     by_name = {c.name: c for c in sts.spec.template.spec.containers}
     assert by_name[katib.CONTROLLER].resources.requests == {"cpu": "200m"}
     assert by_name[katib.CONTROLLER].resources.limits == {"memory": "1Gi"}
+    assert by_name[katib.UI].resources.requests == {"memory": "64Mi"}
+    assert not by_name[katib.DB_MANAGER].resources
     assert by_name["charm"].image == "registry.jujucharms.com/charm"
+    assert [c.name for c in sts.spec.template.spec.containers] == ["charm", *katib.CONTAINERS]
     k8s.reset_log()
     ctx.run(ctx.on.update_status(), out)
     assert k8s.writes() == []
@@ -246,6 +257,42 @@ def test_container_resources_are_patched_onto_the_statefulset_once(ctx, k8s):
     sts = k8s.find("StatefulSet", APP, MODEL)
     resources = {c.name: c for c in sts.spec.template.spec.containers}[katib.CONTROLLER].resources
     assert resources is None or (not resources.requests and not resources.limits)
+
+
+@pytest.mark.parametrize(
+    ("config", "option", "reason"),
+    [
+        ({"katib-db-manager-cpu-limit": "two"}, "katib-db-manager-cpu-limit", "'two'"),
+        (
+            {"katib-ui-cpu-request": "2", "katib-ui-cpu-limit": "500m"},
+            "katib-ui-cpu-request",
+            "above katib-ui-cpu-limit=500m",
+        ),
+    ],
+)
+def test_invalid_resource_option_blocks_naming_it_and_writes_nothing(
+    ctx, k8s, config, option, reason
+):
+    out = ctx.run(ctx.on.config_changed(), ready_state(config=config))
+    assert isinstance(out.unit_status, ops.BlockedStatus)
+    assert out.unit_status.message.startswith(f"invalid config option {option}: ")
+    assert reason in out.unit_status.message
+    assert f"(fix with: juju config katib {option}=...)" in out.unit_status.message
+    assert k8s.writes() == []
+
+
+def test_non_leader_leaves_the_statefulset_alone(ctx, k8s):
+    config = {"katib-controller-cpu-request": "200m"}
+    ctx.run(ctx.on.config_changed(), ready_state(leader=False, config=config))
+    assert not any(r.kind == "StatefulSet" for r in k8s.requests)
+
+
+def test_statefulset_forbidden_blocks_but_workloads_still_run(ctx, k8s):
+    k8s.inject_fault("get", "StatefulSet", status=403, times=None)
+    out = ctx.run(ctx.on.install(), ready_state())
+    assert isinstance(out.unit_status, ops.BlockedStatus)
+    assert "juju trust katib --scope=cluster" in out.unit_status.message
+    assert katib.DB_MANAGER in out.get_container(katib.DB_MANAGER).plan.services
 
 
 # -- Kubernetes failures --------------------------------------------------------------------
@@ -302,7 +349,7 @@ def test_non_leader_runs_workloads_once_the_leader_stored_certificates(ctx, k8s)
 
 def test_certificates_rotate_before_expiry_and_restart_the_controller(ctx, k8s, monkeypatch):
     clock = FrozenClock(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
-    monkeypatch.setattr(charm, "clock", clock)
+    monkeypatch.setattr(kfcharm.certs, "utcnow", clock)
     restarts: list[tuple[str, ...]] = []
     monkeypatch.setattr(ops.Container, "restart", lambda self, *names: restarts.append(names))
     out = ctx.run(ctx.on.install(), ready_state())
@@ -439,10 +486,22 @@ def test_purge_crds_requires_confirmation(ctx, k8s):
 
 def test_purge_crds_deletes_only_the_crds(ctx, k8s):
     out = ctx.run(ctx.on.install(), ready_state())
-    ctx.run(ctx.on.action("purge-crds", params={"confirm": True}), out)
+    after = ctx.run(ctx.on.action("purge-crds", params={"confirm": True}), out)
     assert "experiments.kubeflow.org" in ctx.action_results["deleted"]
+    # Nothing reconciled in the action's hook: the CRDs stay deleted, the status as it was.
     assert k8s.find("CustomResourceDefinition", "experiments.kubeflow.org") is None
     assert k8s.find("ConfigMap", "katib-config", MODEL) is not None
+    assert after.unit_status == out.unit_status == ops.ActiveStatus()
+    assert after.app_status == out.app_status
+
+
+def test_remove_hook_does_not_reconcile_or_change_the_status(ctx, k8s):
+    out = ctx.run(ctx.on.install(), ready_state(config={"pbt-access-mode": "RWX"}))
+    k8s.reset_log()
+    after = ctx.run(ctx.on.remove(), dataclasses.replace(out, planned_units=1))
+    assert after.unit_status == out.unit_status
+    assert isinstance(after.unit_status, ops.BlockedStatus)
+    assert k8s.requests == []
 
 
 # -- leaks -------------------------------------------------------------------------------------
@@ -478,7 +537,7 @@ def test_model_uuid_is_real_in_scrape_metadata(ctx, k8s):
 
 def test_secret_expired_rotates_and_reapplies_the_ca_bundle(ctx, k8s, monkeypatch):
     clock = FrozenClock(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
-    monkeypatch.setattr(charm, "clock", clock)
+    monkeypatch.setattr(kfcharm.certs, "utcnow", clock)
     out = ctx.run(ctx.on.install(), ready_state())
     secret = cert_secret(out)
     first_ca = secret.tracked_content["ca-cert"]

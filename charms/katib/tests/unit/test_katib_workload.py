@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from kfcharm.k8s import ResourceManager, load_templates
+from kfcharm.resources import resource_option_names
 
 TEMPLATES = Path(__file__).parents[2] / "src" / "templates"
 
@@ -49,9 +50,17 @@ def test_defaults_are_valid_and_match_upstream_ports():
         ({"pbt_storage_size": "lots"}, "pbt-storage-size", "quantity"),
         ({"pbt_storage_size": "0"}, "pbt-storage-size", "positive"),
         ({"pbt_storage_class": "Fast_SSD"}, "pbt-storage-class", "storage class name"),
-        ({"controller_resources": "{requests: {gpu: 1}}"}, "controller-resources", "'gpu'"),
-        ({"ui_resources": "{limits: {memory: huge}}"}, "ui-resources", "limits.memory"),
-        ({"db_manager_resources": "{wants: {}}"}, "db-manager-resources", "requests, limits"),
+        (
+            {"katib_controller_cpu_request": "1 core"},
+            "katib-controller-cpu-request",
+            "not a Kubernetes quantity",
+        ),
+        ({"katib_ui_memory_limit": "huge"}, "katib-ui-memory-limit", "'huge'"),
+        (
+            {"katib_db_manager_memory_request": "2Gi", "katib_db_manager_memory_limit": "1Gi"},
+            "katib-db-manager-memory-request",
+            "above katib-db-manager-memory-limit=1Gi",
+        ),
         ({"user_id_header": "bad header"}, "user-id-header", "HTTP header"),
         ({"user_id_prefix": "a\nb"}, "user-id-prefix", "single line"),
     ],
@@ -77,18 +86,29 @@ def test_image_overrides_replace_only_the_given_keys():
     )
 
 
-def test_resources_are_parsed_per_container():
+def test_resources_are_read_per_container_from_the_four_options():
     config = katib.KatibCharmConfig(
-        controller_resources="{requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 1Gi}}",
-        ui_resources="requests: {cpu: 0.5}",
+        katib_controller_cpu_request="100m",
+        katib_controller_memory_request="128Mi",
+        katib_controller_memory_limit="1Gi",
+        katib_ui_cpu_request="0.5",
     )
     resources = config.resources()
-    assert resources[katib.CONTROLLER] == {
+    assert resources[katib.CONTROLLER].to_k8s() == {
         "requests": {"cpu": "100m", "memory": "128Mi"},
         "limits": {"memory": "1Gi"},
     }
-    assert resources[katib.UI] == {"requests": {"cpu": "0.5"}}
-    assert resources[katib.DB_MANAGER] == {}
+    assert resources[katib.UI].to_k8s() == {"requests": {"cpu": "0.5"}}
+    assert resources[katib.DB_MANAGER].to_k8s() == {}
+
+
+def test_resource_options_follow_the_shared_naming_for_every_container():
+    declared = yaml.safe_load((Path(__file__).parents[2] / "charmcraft.yaml").read_text())
+    options = set(declared["config"]["options"])
+    for container in katib.CONTAINERS:
+        assert set(resource_option_names(container)) <= options
+        for name in resource_option_names(container):
+            assert name.replace("-", "_") in katib.KatibCharmConfig.model_fields
 
 
 @given(
@@ -103,7 +123,9 @@ def test_resources_are_parsed_per_container():
                 "metrics_collector_images",
                 "pbt_access_mode",
                 "pbt_storage_size",
-                "controller_resources",
+                "katib_controller_cpu_request",
+                "katib_controller_cpu_limit",
+                "katib_ui_memory_limit",
                 "user_id_header",
             ]
         ),

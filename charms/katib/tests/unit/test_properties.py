@@ -21,9 +21,12 @@ OPTIONS = [
     "pbt-storage-class",
     "pbt-access-mode",
     "pbt-storage-size",
-    "controller-resources",
-    "db-manager-resources",
-    "ui-resources",
+    "katib-controller-cpu-request",
+    "katib-controller-cpu-limit",
+    "katib-controller-memory-request",
+    "katib-controller-memory-limit",
+    "katib-db-manager-cpu-request",
+    "katib-ui-memory-limit",
     "user-id-header",
     "user-id-prefix",
 ]
@@ -32,7 +35,7 @@ PORT_OPTIONS = {"webhook-port", "metrics-port", "ui-port"}
 text = st.one_of(
     st.text(max_size=60),
     st.sampled_from(
-        ["{random: img}", "{requests: {cpu: 1}}", "[1, 2]", "{: }", "ReadWriteOnce", "5Gi"]
+        ["{random: img}", "[1, 2]", "{: }", "ReadWriteOnce", "5Gi", "100m", "0.5", "1e3"]
     ),
 )
 

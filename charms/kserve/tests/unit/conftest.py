@@ -11,6 +11,10 @@ import pytest
 from charm import KServeCharm
 from kfcharm.testing.fake_k8s import FakeKubernetes
 from kfcharm.testing.leaks import find_leaks
+from lightkube.models.apps_v1 import StatefulSetSpec
+from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
+from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
+from lightkube.resources.apps_v1 import StatefulSet
 from ops import testing
 
 APP = "kserve"
@@ -20,10 +24,42 @@ SECRET_KEY = "kserve-test-secret-key-Zq8vW2xL"
 LOKI_URL = "http://loki-0.loki-endpoints.cos:3100/loki/api/v1/push"
 
 
+def juju_statefulset() -> StatefulSet:
+    """The StatefulSet Juju creates for the application: charm and workload containers."""
+    labels = {"app.kubernetes.io/name": APP}
+    names = ["charm", "kserve-controller", "models-web-app"]
+    return StatefulSet(
+        metadata=ObjectMeta(name=APP, namespace=MODEL.name, labels=labels),
+        spec=StatefulSetSpec(
+            selector=LabelSelector(matchLabels=labels),
+            serviceName=f"{APP}-endpoints",
+            template=PodTemplateSpec(
+                metadata=ObjectMeta(labels=labels),
+                spec=PodSpec(containers=[Container(name=n, image=f"{n}:1") for n in names]),
+            ),
+        ),
+    )
+
+
+def new_fake() -> FakeKubernetes:
+    """A fake Kubernetes API server holding Juju's StatefulSet of the application."""
+    fake = FakeKubernetes(namespace=MODEL.name)
+    fake.add(juju_statefulset())
+    return fake
+
+
+def container_resources(fake: FakeKubernetes) -> dict[str, dict]:
+    """Container name -> `resources` of the application's StatefulSet, as stored."""
+    live = fake.find("StatefulSet", APP, MODEL.name).to_dict()
+    return {
+        c["name"]: c.get("resources") or {} for c in live["spec"]["template"]["spec"]["containers"]
+    }
+
+
 @pytest.fixture
 def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> FakeKubernetes:
     """A fresh fake Kubernetes API server installed as kfcharm's client."""
-    fake = FakeKubernetes(namespace=MODEL.name)
+    fake = new_fake()
     fake.install(monkeypatch)
     return fake
 

@@ -14,6 +14,7 @@ from conftest import (
     LOKI_URL,
     SECRET_KEY,
     certs_secret,
+    container_resources,
     controller_container,
     cos_relations,
     gateway_relations,
@@ -193,6 +194,61 @@ def test_on_s390x_runtimes_without_images_are_disabled(ctx, fake_k8s, monkeypatc
         r.metadata.name for r in fake_k8s.objects("ClusterServingRuntime") if r.spec["disabled"]
     }
     assert disabled == set(ks.RUNTIMES.values())
+
+
+# --- workload container resources --------------------------------------------------------
+
+
+def test_install_sets_container_resources_on_jujus_statefulset(ctx, fake_k8s):
+    out = ctx.run(ctx.on.install(), state())
+    resources = container_resources(fake_k8s)
+    assert resources["kserve-controller"] == {
+        "requests": {"cpu": "100m", "memory": "200Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    assert resources["models-web-app"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+    assert resources["charm"] == {}
+    assert out.unit_status.name == "active"
+
+
+def test_resource_config_change_patches_only_the_statefulset(ctx, fake_k8s):
+    installed = ctx.run(ctx.on.install(), state())
+    fake_k8s.reset_log()
+    config = {"kserve-controller-cpu-limit": "2", "models-web-app-memory-limit": ""}
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(installed, config=config))
+    assert [(w.verb, w.kind, w.name) for w in fake_k8s.writes()] == [
+        ("patch", "StatefulSet", "kserve")
+    ]
+    resources = container_resources(fake_k8s)
+    assert resources["kserve-controller"]["limits"] == {"cpu": "2", "memory": "1Gi"}
+    assert resources["models-web-app"]["requests"] == {"cpu": "50m", "memory": "128Mi"}
+    assert not resources["models-web-app"].get("limits")
+    assert out.unit_status.name == "active"
+    fake_k8s.reset_log()
+    ctx.run(ctx.on.update_status(), out)
+    assert fake_k8s.writes() == []
+
+
+def test_invalid_resource_option_is_blocked_naming_it(ctx, fake_k8s):
+    config = {"kserve-controller-memory-request": "2Gi", "kserve-controller-memory-limit": "1Gi"}
+    out = ctx.run(ctx.on.config_changed(), state(config=config))
+    assert out.unit_status == testing.BlockedStatus(
+        "invalid config option kserve-controller-memory-request: 2Gi is above "
+        "kserve-controller-memory-limit=1Gi: "
+        "juju config kserve kserve-controller-memory-request=..."
+    )
+    assert fake_k8s.writes() == []
+
+
+def test_forbidden_statefulset_patch_is_blocked_with_juju_trust(ctx, fake_k8s):
+    fake_k8s.inject_fault(verb="patch", kind="StatefulSet", status=403, times=None)
+    out = ctx.run(ctx.on.install(), state())
+    assert out.unit_status.name == "blocked"
+    assert "juju trust kserve --scope=cluster" in out.unit_status.message
+    assert len(fake_k8s.objects("ClusterServingRuntime")) == 11
 
 
 # --- followers, Pebble -------------------------------------------------------------------

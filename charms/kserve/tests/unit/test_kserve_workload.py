@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import kserve as ks
 import pytest
 import yaml
 from kfcharm.k8s import load_templates
+from kfcharm.resources import resource_option_names
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "src" / "templates"
@@ -48,6 +48,15 @@ def test_defaults_are_valid_and_serverless():
         ({"inferenceservice-cpu-request": "lots"}, "inferenceservice-cpu-request"),
         ({"inferenceservice-memory-request": "4Gi"}, "inferenceservice-memory-request"),
         ({"storage-initializer-cpu-limit": "0"}, "storage-initializer-cpu-limit"),
+        ({"storage-initializer-memory-request": "-1"}, "storage-initializer-memory-request"),
+        ({"https-proxy": "http://прокси:3128"}, "https-proxy"),
+        ({"kserve-controller-cpu-request": "lots"}, "kserve-controller-cpu-request"),
+        ({"kserve-controller-memory-request": "2Gi"}, "kserve-controller-memory-request"),
+        ({"models-web-app-memory-limit": "1 Gi"}, "models-web-app-memory-limit"),
+        (
+            {"models-web-app-cpu-request": "2", "models-web-app-cpu-limit": "1"},
+            "models-web-app-cpu-request",
+        ),
         ({"storage-service-account": "Bad_Name"}, "storage-service-account"),
         ({"models-web-app": "yes"}, "models-web-app"),
     ],
@@ -75,12 +84,29 @@ def test_raw_and_standard_are_raw_deployment():
     )
 
 
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("100m", Decimal("0.1")), ("2Gi", Decimal(2 * 2**30)), ("1e3", Decimal(1000)), ("1", 1)],
-)
-def test_parse_quantity(text, value):
-    assert ks.parse_quantity(text) == value
+def test_workload_container_resources_default_to_requests_and_memory_limits():
+    config = ks.KServeConfig.from_options({})
+    assert config.controller_resources.to_k8s() == {
+        "requests": {"cpu": "100m", "memory": "200Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    assert config.web_app_resources.to_k8s() == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+
+
+def test_workload_container_resources_may_be_unset():
+    options = dict.fromkeys(resource_option_names("kserve-controller"), "")
+    assert ks.KServeConfig.from_options(options).controller_resources.to_k8s() == {}
+
+
+@pytest.mark.parametrize("prefix", ["inferenceservice", "storage-initializer"])
+def test_pod_defaults_must_be_set(prefix):
+    with pytest.raises(ks.ConfigError) as info:
+        ks.KServeConfig.from_options({f"{prefix}-memory-limit": ""})
+    assert info.value.option == f"{prefix}-memory-limit"
+    assert "must be set" in str(info.value)
 
 
 def test_runtimes_missing_on_the_architecture_are_disabled_unless_overridden():

@@ -6,11 +6,15 @@ import json
 
 import pytest
 from charm import KServeCharm
-from conftest import APP, MODEL, gateway_relations, manifest_relation
+from conftest import APP, MODEL, gateway_relations, manifest_relation, new_fake
 from hypothesis import given
 from hypothesis import strategies as st
-from kfcharm.testing.fake_k8s import FakeKubernetes
 from ops import testing
+
+QUANTITIES = st.one_of(
+    st.sampled_from(["", "0", "100m", "1", "2Gi", "512Mi", "1e3", "-1", "1 Gi", "lots"]),
+    st.text(max_size=8),
+)
 
 OPTIONS = {
     "deployment-mode": st.sampled_from(["serverless", "raw", "standard", "RAW", "", "x"]),
@@ -33,6 +37,12 @@ OPTIONS = {
     "disabled-serving-runtimes": st.text(max_size=40),
     "inferenceservice-cpu-request": st.sampled_from(["1", "0", "100m", "-1", "abc", "1e3", ""]),
     "inferenceservice-memory-limit": st.sampled_from(["2Gi", "1", "x", "0.5Gi", "99Ei"]),
+    "storage-initializer-memory-request": st.sampled_from(["100Mi", "", "0", "2Gi"]),
+    "kserve-controller-cpu-request": QUANTITIES,
+    "kserve-controller-cpu-limit": QUANTITIES,
+    "kserve-controller-memory-limit": QUANTITIES,
+    "models-web-app-memory-request": QUANTITIES,
+    "models-web-app-memory-limit": QUANTITIES,
     "storage-service-account": st.text(max_size=30),
     "storage-tls-verify": st.booleans(),
     "models-web-app": st.booleans(),
@@ -43,7 +53,7 @@ databag = st.dictionaries(st.text(max_size=20), st.text(max_size=60), max_size=6
 
 
 def _run(event_name: str, st_: testing.State, relation=None) -> testing.State:
-    fake = FakeKubernetes(namespace=MODEL.name)
+    fake = new_fake()
     with fake.installed():
         ctx = testing.Context(KServeCharm, app_name=APP)
         event = getattr(ctx.on, event_name)

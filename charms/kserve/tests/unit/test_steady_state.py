@@ -52,10 +52,13 @@ def test_install_then_update_status_writes_nothing(ctx, fake_k8s, tmp_path):
     steady = ctx.run(ctx.on.update_status(), ready)
 
     assert fake_k8s.writes() == []
-    assert {r.verb for r in fake_k8s.requests} == {"list"}
+    assert {r.verb for r in fake_k8s.requests} == {"list", "get"}
     # One list per managed kind: CRD; ConfigMap, ClusterRole, Service, 2 webhook kinds;
-    # ClusterServingRuntime, ClusterStorageContainer.
-    assert len(fake_k8s.requests) == 8
+    # ClusterServingRuntime, ClusterStorageContainer; one get of Juju's StatefulSet.
+    assert len(fake_k8s.requests) == 9
+    assert [(r.verb, r.kind) for r in fake_k8s.requests if r.verb == "get"] == [
+        ("get", "StatefulSet")
+    ]
     assert _snapshot(steady) == _snapshot(ready)
     restarts = [line for line in ctx.juju_log if "restarting" in line.message]
     assert restarts == []

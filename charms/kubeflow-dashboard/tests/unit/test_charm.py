@@ -7,15 +7,17 @@ import json
 
 import pytest
 import yaml
-from charm import containers_with_resources
 from conftest import (
     APP,
     MODEL,
     base_state,
     ingress_relation,
+    juju_statefulset,
     links_relation,
     profiles_relation,
 )
+from kfcharm.testing.fake_k8s import FakeKubernetes
+from lightkube.models.core_v1 import ResourceRequirements
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import ConfigMap
 from ops import pebble, testing
@@ -273,6 +275,15 @@ def test_leader_elected_publishes_configmap(ctx, fake_k8s):
     assert fake_k8s.find(ConfigMap, CONFIGMAP, MODEL) is not None
 
 
+def test_unobserved_hook_reports_the_reconciled_status_without_writes(ctx, fake_k8s):
+    state = settled(ctx, profiles_relation())
+    fake_k8s.reset_log()
+    out = ctx.run(ctx.on.start(), state)
+    assert out.unit_status == state.unit_status
+    assert f"juju integrate {APP}:ingress istio-pilot:ingress" in out.unit_status.message
+    assert fake_k8s.writes() == []
+
+
 def test_upgrade_charm_writes_nothing_when_unchanged(ctx, fake_k8s):
     state = settled(ctx)
     fake_k8s.reset_log()
@@ -306,22 +317,71 @@ def test_measure_requests_for_install_and_steady_state(ctx, fake_k8s):
     assert install[2] >= 5  # ConfigMap, ClusterRole(Binding), Role(Binding)
 
 
+def container_resources(fake) -> dict:
+    sts = fake.find(StatefulSet, APP, MODEL)
+    return {c.name: c.resources for c in sts.spec.template.spec.containers}
+
+
+def test_default_resources_are_set_on_the_dashboard_container_only(ctx, fake_k8s):
+    settled(ctx)
+    resources = container_resources(fake_k8s)
+    assert resources["kubeflow-dashboard"].requests == {"cpu": "100m", "memory": "128Mi"}
+    assert resources["kubeflow-dashboard"].limits == {"memory": "1Gi"}
+    assert resources["charm"] is None
+
+
 def test_resources_patch_the_statefulset_once(ctx, fake_k8s):
-    state = settled(ctx, config={"dashboard-cpu-limit": "2"})
-    sts = fake_k8s.find(StatefulSet, APP, MODEL)
-    resources = {c.name: c.resources for c in sts.spec.template.spec.containers}
+    state = settled(ctx, config={"kubeflow-dashboard-cpu-limit": "2"})
+    resources = container_resources(fake_k8s)
     assert resources["kubeflow-dashboard"].limits == {"cpu": "2", "memory": "1Gi"}
     fake_k8s.reset_log()
     ctx.run(ctx.on.config_changed(), state)
     assert fake_k8s.writes(StatefulSet) == []
 
 
-def test_resource_comparison_is_numeric():
-    current = [{"name": "kubeflow-dashboard", "resources": {"limits": {"memory": "1024Mi"}}}]
-    _, changed = containers_with_resources(
-        current, {"kubeflow-dashboard": {"limits": {"memory": "1Gi"}}}
+def test_unsetting_a_limit_removes_it(ctx, fake_k8s):
+    state = settled(ctx)
+    config = {"kubeflow-dashboard-memory-limit": ""}
+    ctx.run(ctx.on.config_changed(), dataclasses.replace(state, config=config))
+    assert not container_resources(fake_k8s)["kubeflow-dashboard"].limits
+
+
+def test_resources_equal_by_value_are_not_rewritten(ctx, monkeypatch):
+    fake = FakeKubernetes(namespace=MODEL)
+    sts = juju_statefulset()
+    sts.spec.template.spec.containers[1].resources = ResourceRequirements(
+        requests={"cpu": "0.1", "memory": "131072Ki"}, limits={"memory": "1024Mi"}
     )
-    assert changed is False
+    fake.add(sts)
+    fake.install(monkeypatch)
+    settled(ctx)
+    assert fake.writes(StatefulSet) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("kubeflow-dashboard-cpu-limit", "two", "not a Kubernetes quantity"),
+        ("kubeflow-dashboard-memory-request", "4Gi", "above kubeflow-dashboard-memory-limit=1Gi"),
+    ],
+)
+def test_bad_resource_option_blocks_naming_it_and_writes_nothing(
+    ctx, fake_k8s, option, value, reason
+):
+    state = settled(ctx)
+    fake_k8s.reset_log()
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(state, config={option: value}))
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert f"'{option}'" in out.unit_status.message
+    assert reason in out.unit_status.message
+    assert f"juju config {APP} {option}=" in out.unit_status.message
+    assert out.app_status == out.unit_status
+    assert fake_k8s.writes() == []
+
+
+def test_missing_statefulset_still_settles(ctx, monkeypatch):
+    FakeKubernetes(namespace=MODEL).install(monkeypatch)
+    assert settled(ctx).unit_status == testing.ActiveStatus()
 
 
 # -- Kubernetes errors ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import dashboard
 import pytest
 from dashboard import ConfigError, DashboardConfig, Link
+from kfcharm.resources import ContainerResources
 
 DEFAULTS = {
     "userid-header": "kubeflow-userid",
@@ -23,10 +24,10 @@ DEFAULTS = {
     "external-link-order": "[]",
     "quick-link-order": "[]",
     "documentation-link-order": "[]",
-    "dashboard-cpu-request": "100m",
-    "dashboard-memory-request": "128Mi",
-    "dashboard-cpu-limit": "",
-    "dashboard-memory-limit": "1Gi",
+    "kubeflow-dashboard-cpu-request": "100m",
+    "kubeflow-dashboard-memory-request": "128Mi",
+    "kubeflow-dashboard-cpu-limit": "",
+    "kubeflow-dashboard-memory-limit": "1Gi",
 }
 
 
@@ -132,7 +133,9 @@ def test_link_options_accept_yaml_and_json():
         ("menu-link-order", '{"a": 1}', "list of link texts"),
         ("userid-header", "bad header", "HTTP header"),
         ("dashboard-configmap", "Bad_Name", "Kubernetes object name"),
-        ("dashboard-memory-limit", "huge", "quantity"),
+        ("kubeflow-dashboard-memory-limit", "huge", "quantity"),
+        ("kubeflow-dashboard-cpu-request", "-1", "quantity"),
+        ("kubeflow-dashboard-memory-request", "2Gi", "above kubeflow-dashboard-memory-limit"),
         ("logout-url", "", "path or URL"),
     ],
 )
@@ -173,8 +176,7 @@ def test_layer_checks_healthz_and_runs_as_node_user():
     }
 
 
-def test_resources_drop_unset_values():
-    assert config(dashboard_memory_limit="").resources == {
-        "requests": {"cpu": "100m", "memory": "128Mi"},
-        "limits": {},
-    }
+def test_resources_come_from_the_container_options_and_drop_unset_values():
+    resources = config(kubeflow_dashboard_memory_limit="").resources
+    assert resources == ContainerResources(cpu_request="100m", memory_request="128Mi")
+    assert resources.to_k8s() == {"requests": {"cpu": "100m", "memory": "128Mi"}}

@@ -24,8 +24,10 @@ TEXT_OPTIONS = [
     "external-link-order",
     "quick-link-order",
     "documentation-link-order",
-    "dashboard-cpu-request",
-    "dashboard-memory-limit",
+    "kubeflow-dashboard-cpu-request",
+    "kubeflow-dashboard-cpu-limit",
+    "kubeflow-dashboard-memory-request",
+    "kubeflow-dashboard-memory-limit",
 ]
 
 link_maps = st.fixed_dictionaries(

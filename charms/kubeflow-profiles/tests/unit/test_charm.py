@@ -7,8 +7,9 @@ import json
 
 import pytest
 import yaml
-from charm import Profile, profiles_containers_with_resources
+from charm import Profile
 from conftest import APP, MODEL, base_state, containers
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import Namespace
 from ops import pebble, testing
@@ -184,6 +185,8 @@ def test_security_policy_change_updates_existing_profile_namespaces(ctx, fake_k8
         ("namespace-labels", '{"pod-security.kubernetes.io/enforce": "privileged"}'),
         ("istio-ingress-gateway-principal", "not a principal"),
         ("profile-controller-memory-limit", "a lot"),
+        ("kfam-cpu-request", "-1"),
+        ("kfam-memory-request", "1Gi"),  # above the default kfam-memory-limit (512Mi)
         ("userid-header", "two words"),
     ],
 )
@@ -225,25 +228,38 @@ def test_principals_and_user_header_reach_both_workloads(ctx, fake_k8s, labels_d
 def test_resource_options_patch_the_statefulset_once(ctx, fake_k8s, labels_dir):
     state = installed(ctx, fake_k8s, labels_dir, config={"kfam-cpu-limit": "500m"})
     sts = fake_k8s.find(StatefulSet, APP, MODEL)
-    by_name = {c.name: c.resources for c in sts.spec.template.spec.containers}
-    assert by_name["kfam"].limits == {"cpu": "500m", "memory": "512Mi"}
-    assert by_name["profile-controller"].requests == {"cpu": "100m", "memory": "128Mi"}
-    assert by_name["charm"].resources is None if hasattr(by_name["charm"], "resources") else True
+    by_name = {c.name: c for c in sts.spec.template.spec.containers}
+    assert by_name["kfam"].resources.limits == {"cpu": "500m", "memory": "512Mi"}
+    assert by_name["kfam"].resources.requests == {"cpu": "50m", "memory": "64Mi"}
+    assert by_name["profile-controller"].resources.requests == {"cpu": "100m", "memory": "128Mi"}
+    assert by_name["profile-controller"].resources.limits == {"memory": "512Mi"}
+    assert by_name["charm"].resources is None  # Juju's container is left alone
+    assert by_name["kfam"].image == "ghcr.io/kubeflow/kubeflow/kfam:v1.10.0"
     fake_k8s.reset_log()
     ctx.run(ctx.on.config_changed(), state)
     assert fake_k8s.writes(StatefulSet) == []
 
 
-def test_resource_comparison_is_numeric():
-    containers_ = [{"name": "kfam", "image": "i", "resources": {"requests": {"cpu": "0.1"}}}]
-    _, changed = profiles_containers_with_resources(
-        containers_, {"kfam": {"requests": {"cpu": "100m"}}}
-    )
-    assert changed is False
-    _, changed = profiles_containers_with_resources(
-        containers_, {"kfam": {"requests": {"cpu": "200m"}}}
-    )
-    assert changed is True
+def test_unset_resource_option_removes_it_from_the_container(ctx, fake_k8s, labels_dir):
+    state = installed(ctx, fake_k8s, labels_dir)
+    fake_k8s.reset_log()
+    config = {"kfam-memory-limit": "", "profile-controller-cpu-limit": "1"}
+    ctx.run(ctx.on.config_changed(), dataclasses.replace(state, config=config))
+    assert len(fake_k8s.writes(StatefulSet)) == 1
+    sts = fake_k8s.find(StatefulSet, APP, MODEL)
+    by_name = {c.name: c.resources for c in sts.spec.template.spec.containers}
+    assert by_name["kfam"].limits is None or "memory" not in by_name["kfam"].limits
+    assert by_name["profile-controller"].limits == {"cpu": "1", "memory": "512Mi"}
+
+
+def test_resources_in_another_notation_are_not_rewritten(ctx, fake_k8s, labels_dir):
+    """The API server turns "0.1" into "100m": equal quantities mean no patch (no restart)."""
+    state = installed(ctx, fake_k8s, labels_dir)
+    config = {"kfam-cpu-request": "0.05", "kfam-memory-limit": "0.5Gi"}
+    fake_k8s.reset_log()
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(state, config=config))
+    assert fake_k8s.writes(StatefulSet) == []
+    assert out.unit_status == testing.ActiveStatus()
 
 
 # -- leadership, upgrade, steady state ------------------------------------------------------------
@@ -322,10 +338,7 @@ def test_transient_errors_wait_and_the_next_event_retries(ctx, fake_k8s, labels_
 
 def test_missing_istio_blocks_with_the_command_to_fix(ctx, fake_k8s, labels_dir):
     fake_k8s.with_field_manager("istio").delete(
-        __import__(
-            "lightkube.resources.apiextensions_v1", fromlist=["x"]
-        ).CustomResourceDefinition,
-        "authorizationpolicies.security.istio.io",
+        CustomResourceDefinition, "authorizationpolicies.security.istio.io"
     )
     out = ctx.run(ctx.on.install(), base_state(labels_dir))
     assert isinstance(out.unit_status, testing.BlockedStatus)
@@ -364,8 +377,9 @@ def test_kubeflow_profiles_relation_broken_is_harmless(ctx, fake_k8s, labels_dir
     relation = testing.Relation(
         "kubeflow-profiles", remote_app_data={"_supported_versions": "- v1\n"}
     )
-    state = base_state(labels_dir, relations={relation})
-    out = ctx.run(ctx.on.relation_broken(relation), state)
+    state = installed(ctx, fake_k8s, labels_dir, relations={relation})
+    fake_k8s.reset_log()
+    out = ctx.run(ctx.on.relation_broken(state.get_relation(relation.id)), state)
     assert out.unit_status == state.unit_status
     assert fake_k8s.writes() == []
 
@@ -493,6 +507,19 @@ def test_list_profiles_reports_owners_and_quotas(ctx, fake_k8s, labels_dir):
     assert [p["name"] for p in listed] == ["alice", "bob"]
     assert listed[0]["resource-quota"] == {"memory": "1Gi"}
     assert out.unit_status == state.unit_status  # actions leave the status alone
+
+
+def test_actions_keep_the_status_and_do_not_reconcile(ctx, fake_k8s, labels_dir):
+    fake_k8s.with_field_manager("istio").delete(
+        CustomResourceDefinition, "authorizationpolicies.security.istio.io"
+    )
+    state = installed(ctx, fake_k8s, labels_dir)
+    assert "juju deploy istio-pilot" in state.unit_status.message
+    fake_k8s.reset_log()
+    out = ctx.run(ctx.on.action("list-profiles"), state)
+    assert [(r.verb, r.kind) for r in fake_k8s.requests] == [("list", "Profile")]
+    assert out.unit_status == state.unit_status
+    assert out.app_status == state.app_status
 
 
 def test_list_profiles_before_crd_fails_clearly(ctx, fake_k8s, labels_dir):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import profiles
 import pytest
 import yaml
+from kfcharm.resources import resource_option_names
 from profiles import ActionParamError, ConfigError, ProfileRequest, ProfilesConfig
 
+CHARMCRAFT_YAML = Path(__file__).parents[2] / "charmcraft.yaml"
 DEFAULTS = {
     "security-policy": "baseline",
     "namespace-labels": "",
@@ -79,6 +82,7 @@ def test_extra_labels_are_added_and_empty_values_remove_a_default():
         ("userid-header", "bad header", "HTTP header"),
         ("kfp-ui-principal", "kfp-ui", "Istio principal"),
         ("kfam-memory-limit", "lots", "Kubernetes quantity"),
+        ("kfam-memory-request", "1Gi", "above kfam-memory-limit=512Mi"),
         ("userid-prefix", "a\nb", "one line"),
     ],
 )
@@ -125,12 +129,26 @@ def test_layers_have_ready_and_alive_checks_and_principals_in_environment():
     assert profiles.kfam_layer(cfg, targets)["log-targets"] == targets
 
 
-def test_resources_omit_unset_values():
-    cfg = config(kfam_cpu_limit="", kfam_memory_limit="1Gi")
-    assert cfg.kfam_resources.to_k8s() == {
+def test_resources_are_read_per_container_and_omit_unset_values():
+    cfg = config(kfam_cpu_limit="", kfam_memory_limit="1Gi", profile_controller_cpu_limit="2")
+    assert cfg.resources["kfam"].to_k8s() == {
         "requests": {"cpu": "50m", "memory": "64Mi"},
         "limits": {"memory": "1Gi"},
     }
+    assert cfg.resources["profile-controller"].to_k8s() == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "2", "memory": "512Mi"},
+    }
+
+
+def test_resource_options_are_named_after_the_workload_containers():
+    meta = yaml.safe_load(CHARMCRAFT_YAML.read_text())
+    assert set(profiles.WORKLOAD_CONTAINERS) == set(meta["containers"])
+    expected = {o for name in meta["containers"] for o in resource_option_names(name)}
+    declared = {o for o in meta["config"]["options"] if "-cpu-" in o or "-memory-" in o}
+    assert declared == expected
+    for option in expected:
+        assert DEFAULTS[option] == meta["config"]["options"][option]["default"]
 
 
 def test_profile_request_builds_a_v1_profile_with_quota():

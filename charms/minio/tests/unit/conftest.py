@@ -10,20 +10,55 @@ from typing import Any
 import pytest
 import s3_client
 from charm import ROOT_SECRET_LABEL, MinioCharm
+from kfcharm.testing.fake_k8s import FakeKubernetes
 from kfcharm.testing.leaks import find_leaks
+from lightkube.models.apps_v1 import StatefulSetSpec
+from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec, ResourceRequirements
+from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
+from lightkube.resources.apps_v1 import StatefulSet
 from ops import testing
 
 MODEL = testing.Model(name="kubeflow", uuid=str(uuid.uuid4()))
 
 
-@pytest.fixture
-def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A fake Kubernetes API server: the charm must never need it, so every count stays 0."""
-    from kfcharm.testing.fake_k8s import FakeKubernetes
+def juju_statefulset(resources: dict[str, Any] | None = None) -> StatefulSet:
+    """The StatefulSet Juju creates for the app: the charm container and the workload."""
+    labels = {"app.kubernetes.io/name": "minio"}
+    workload = Container(
+        name="minio",
+        image="quay.io/minio/minio",
+        resources=ResourceRequirements(**resources) if resources else None,
+    )
+    return StatefulSet(
+        metadata=ObjectMeta(name="minio", namespace=MODEL.name, labels=labels),
+        spec=StatefulSetSpec(
+            selector=LabelSelector(matchLabels=labels),
+            serviceName="minio-endpoints",
+            template=PodTemplateSpec(
+                metadata=ObjectMeta(labels=labels),
+                spec=PodSpec(
+                    containers=[Container(name="charm", image="jujusolutions"), workload]
+                ),
+            ),
+        ),
+    )
 
-    fake = FakeKubernetes()
+
+@pytest.fixture(autouse=True)
+def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> FakeKubernetes:
+    """A fake Kubernetes API server holding Juju's StatefulSet (the only object MinIO reads)."""
+    fake = FakeKubernetes(namespace=MODEL.name)
+    fake.add(juju_statefulset())
+    fake.reset_log()
     fake.install(monkeypatch)
     return fake
+
+
+def workload_resources(fake: FakeKubernetes) -> dict[str, Any]:
+    """The live `resources` of the minio container in Juju's StatefulSet."""
+    live = fake.find(StatefulSet, "minio", MODEL.name).to_dict()
+    containers = {c["name"]: c for c in live["spec"]["template"]["spec"]["containers"]}
+    return containers["minio"].get("resources") or {}
 
 
 @dataclasses.dataclass

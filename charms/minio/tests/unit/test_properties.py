@@ -42,6 +42,10 @@ config = st.fixed_dictionaries(
         "region": st.one_of(text, st.just("eu-west-1")),
         "tls-secret": st.sampled_from(["secret:" + "b" * 20]),
         "root-credentials-secret": st.sampled_from(["secret:" + "c" * 20]),
+        "minio-cpu-request": st.one_of(text, st.sampled_from(["100m", "2", "0.5"])),
+        "minio-cpu-limit": st.one_of(text, st.sampled_from(["1", "500m"])),
+        "minio-memory-request": st.one_of(text, st.sampled_from(["1Gi", "512Mi"])),
+        "minio-memory-limit": st.one_of(text, st.sampled_from(["2Gi", "1e3"])),
     },
 )
 statuses = {"active", "blocked", "waiting", "maintenance"}

@@ -220,8 +220,9 @@ def test_unexpected_sql_error_is_blocked_not_raised(ctx, fake_db):
         ("innodb-buffer-pool-size", "lots", "expected a size such as 256M or 2G"),
         ("innodb-buffer-pool-size", "1M", "must be at least 8M"),
         ("long-query-time", 0.0, "must be between 0.001 and 3600 seconds"),
-        ("cpu-limit", "two", "expected a Kubernetes quantity"),
-        ("memory-limit", "100Mi", "must be at least 256Mi"),
+        ("mysql-cpu-limit", "two", "'two' is not a Kubernetes quantity"),
+        ("mysql-memory-limit", "100Mi", "must be at least 256Mi"),
+        ("mysqld-exporter-memory-request", "1 Gi", "'1 Gi' is not a Kubernetes quantity"),
     ],
 )
 def test_invalid_config_is_blocked_naming_the_option(ctx, fake_db, option, value, reason):
@@ -236,17 +237,19 @@ def test_invalid_config_is_blocked_naming_the_option(ctx, fake_db, option, value
 
 
 def test_request_above_limit_is_blocked(ctx):
-    config = {"memory-request": "4Gi", "memory-limit": "2Gi"}
+    config = {"mysql-memory-request": "4Gi", "mysql-memory-limit": "2Gi"}
     out = ctx.run(ctx.on.config_changed(), base_state(config=config))
-    assert out.unit_status.message.startswith(
-        "invalid config memory-request: must not exceed memory-limit"
+    assert out.unit_status == testing.BlockedStatus(
+        "invalid config mysql-memory-request: 4Gi is above mysql-memory-limit=2Gi "
+        "(juju config mysql mysql-memory-request=... or --reset mysql-memory-request)"
     )
+    assert out.app_status == out.unit_status
 
 
 def test_config_drives_server_options(ctx):
     config = {
         "max-connections": 300,
-        "memory-limit": "2Gi",
+        "mysql-memory-limit": "2Gi",
         "long-query-time": 0.5,
         "mysql-native-password": False,
     }
@@ -262,15 +265,31 @@ def test_config_drives_server_options(ctx):
 # -- Kubernetes resources --------------------------------------------------------------------
 
 
+def containers(fake_k8s) -> dict:
+    sts = fake_k8s.find("StatefulSet", "mysql", MODEL.name)
+    return {c.name: c for c in sts.spec.template.spec.containers}
+
+
 def test_resources_are_patched_into_the_statefulset_once(ctx, fake_k8s):
-    config = {"cpu-request": "500m", "memory-request": "1Gi", "memory-limit": "2Gi"}
+    config = {
+        "mysql-cpu-request": "500m",
+        "mysql-memory-request": "1Gi",
+        "mysql-memory-limit": "2Gi",
+        "mysqld-exporter-cpu-limit": "200m",
+    }
     out = ctx.run(ctx.on.config_changed(), base_state(config=config))
 
-    assert [w.verb for w in fake_k8s.writes()] == ["apply"]
-    sts = fake_k8s.find("StatefulSet", "mysql", MODEL.name)
-    container = next(c for c in sts.spec.template.spec.containers if c.name == "mysql")
-    assert container.resources.requests == {"cpu": "500m", "memory": "1Gi"}
-    assert container.resources.limits == {"memory": "2Gi"}
+    assert [w.verb for w in fake_k8s.writes()] == ["patch"]
+    live = containers(fake_k8s)
+    assert live["mysql"].resources.requests == {"cpu": "500m", "memory": "1Gi"}
+    assert live["mysql"].resources.limits == {"memory": "2Gi"}
+    assert live["mysqld-exporter"].resources.limits == {"cpu": "200m"}
+    assert live["charm"].resources is None  # Juju's container is left alone
+    assert [c.image for c in live.values()] == [
+        "jujusolutions/charm-base:ubuntu-24.04",
+        "mysql:8.4.8",
+        "prom/mysqld-exporter:v0.17.2",
+    ]
 
     fake_k8s.reset_log()
     ctx.run(ctx.on.update_status(), out)
@@ -278,18 +297,19 @@ def test_resources_are_patched_into_the_statefulset_once(ctx, fake_k8s):
 
 
 def test_removing_resource_options_removes_them_from_the_statefulset(ctx, fake_k8s):
-    out = ctx.run(ctx.on.config_changed(), base_state(config={"cpu-limit": "2"}))
-    state = base_state(secrets=out.secrets, config={})
+    config = {"mysql-cpu-limit": "2", "mysqld-exporter-memory-limit": "64Mi"}
+    out = ctx.run(ctx.on.config_changed(), base_state(config=config))
+    state = base_state(secrets=out.secrets, config={"mysqld-exporter-memory-limit": "64Mi"})
     ctx.run(ctx.on.config_changed(), state)
 
-    sts = fake_k8s.find("StatefulSet", "mysql", MODEL.name)
-    container = next(c for c in sts.spec.template.spec.containers if c.name == "mysql")
-    assert not (container.resources and container.resources.limits)
+    live = containers(fake_k8s)
+    assert not (live["mysql"].resources and live["mysql"].resources.limits)
+    assert live["mysqld-exporter"].resources.limits == {"memory": "64Mi"}
 
 
 def test_forbidden_patch_asks_for_juju_trust(ctx, fake_k8s):
-    fake_k8s.inject_fault("apply", "StatefulSet", status=403, times=None)
-    out = ctx.run(ctx.on.config_changed(), base_state(config={"memory-limit": "2Gi"}))
+    fake_k8s.inject_fault("patch", "StatefulSet", status=403, times=None)
+    out = ctx.run(ctx.on.config_changed(), base_state(config={"mysql-memory-limit": "2Gi"}))
 
     assert out.unit_status == testing.BlockedStatus(
         "Kubernetes denied access to StatefulSet/mysql: juju trust mysql --scope=cluster"
@@ -660,12 +680,12 @@ def test_set_password_with_a_given_exporter_password(ctx, fake_db):
 
 @pytest.mark.parametrize("password", ["short", 'has"quote' * 3, "x" * 200, "sp ace" * 4])
 def test_set_password_rejects_bad_passwords(ctx, fake_db, password):
+    settled = ctx.run(ctx.on.update_status(), base_state(secrets=[system_secret()]))
+    fake_db.calls.clear()
     with pytest.raises(testing.ActionFailed, match="password must be 16-128 characters"):
-        ctx.run(
-            ctx.on.action("set-password", params={"password": password}),
-            base_state(secrets=[system_secret()]),
-        )
+        ctx.run(ctx.on.action("set-password", params={"password": password}), settled)
     assert fake_db.writes() == []
+    assert fake_db.root_password is None
 
 
 def test_set_password_with_server_down_changes_nothing(ctx, fake_db):

@@ -8,6 +8,7 @@ import pytest
 from conftest import base_state, system_secret
 from hypothesis import given
 from hypothesis import strategies as st
+from kfcharm.resources import resource_option_names
 from ops import testing
 
 TEXT = st.text(max_size=40)
@@ -24,10 +25,11 @@ CONFIG = st.fixed_dictionaries(
         "max-connections": st.integers(min_value=-(2**31), max_value=2**31),
         "long-query-time": st.floats(allow_nan=False, allow_infinity=False, width=32),
         "mysql-native-password": st.booleans(),
-        "cpu-request": QUANTITIES,
-        "cpu-limit": QUANTITIES,
-        "memory-request": QUANTITIES,
-        "memory-limit": QUANTITIES,
+        **{
+            option: QUANTITIES
+            for container in ("mysql", "mysqld-exporter")
+            for option in resource_option_names(container)
+        },
     },
 )
 

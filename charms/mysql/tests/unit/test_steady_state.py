@@ -35,15 +35,20 @@ def test_install_and_steady_state_update_status(ctx, fake_k8s, fake_db):
 
 
 def test_install_with_resources_and_steady_state(ctx, fake_k8s):
-    config = {"memory-limit": "2Gi", "cpu-request": "500m"}
+    config = {
+        "mysql-memory-limit": "2Gi",
+        "mysql-cpu-request": "500m",
+        "mysqld-exporter-memory-limit": "128Mi",
+    }
     out = ctx.run(ctx.on.install(), base_state(config=config))
     _report("install with resource options (leader)", fake_k8s)
-    assert [w.verb for w in fake_k8s.writes()] == ["apply"]
+    assert [w.verb for w in fake_k8s.writes()] == ["patch"]
 
     fake_k8s.reset_log()
     ctx.run(ctx.on.update_status(), out)
     _report("steady-state update-status with resource options", fake_k8s)
     assert fake_k8s.writes() == []
+    assert len(fake_k8s.requests) == 1
 
 
 def test_non_leader_makes_no_kubernetes_requests(ctx, fake_k8s):

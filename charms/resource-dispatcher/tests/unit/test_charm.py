@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import ops
 import pytest
 import resource_dispatcher as rd
 from dispatcher.handoff import file_hash
+from lightkube.resources.apps_v1 import StatefulSet
 from ops import testing
 
 from tests.unit.cluster import (
@@ -19,7 +19,11 @@ from tests.unit.cluster import (
     service_account,
 )
 from tests.unit.conftest import (
+    APP,
+    MODEL,
     container,
+    dispatcher_resources,
+    juju_statefulset,
     manifest_relation,
     pushed_manifests,
     secret_relation,
@@ -359,4 +363,116 @@ def test_collect_status_without_a_prior_reconcile_still_reports(ctx, fs):
     secret = testing.Secret(tracked_content={"a": "b"}, owner="app", label="other")
     out = ctx.run(ctx.on.secret_remove(secret, revision=1), state(secrets=(secret,), fs=fs))
     assert out.unit_status == testing.WaitingStatus("controller starting")
-    assert isinstance(out.app_status, ops.ActiveStatus)
+    # Only the leader's controller dispatches: the app shows how it is doing.
+    assert out.app_status == testing.WaitingStatus("controller starting")
+
+
+def test_app_status_follows_the_leaders_controller(ctx, fs):
+    rel = manifest_relation("secrets", [s3_secret()])
+    ctx.run(ctx.on.install(), state(relations=(rel,), fs=fs))
+    ready_status(fs, namespaces=3, manifests=1)
+
+    out = ctx.run(ctx.on.update_status(), state(relations=(rel,), fs=fs))
+
+    assert out.app_status == testing.ActiveStatus("dispatching 1 manifests to 3 namespaces")
+
+
+# -- workload container resources ------------------------------------------------------------
+
+
+def test_leader_sets_the_default_dispatcher_resources_on_the_statefulset(ctx, fs, fake_k8s):
+    ctx.run(ctx.on.install(), state(fs=fs))
+
+    assert dispatcher_resources(fake_k8s) == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+    sts = fake_k8s.get(StatefulSet, APP, namespace=MODEL.name).to_dict()
+    charm_container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert (charm_container["name"], charm_container.get("resources")) == ("charm", None)
+    assert [(r.verb, r.kind) for r in fake_k8s.writes()] == [("patch", "StatefulSet")]
+
+
+def test_resource_options_reach_the_statefulset_and_unset_ones_are_removed(ctx, fs, fake_k8s):
+    ctx.run(ctx.on.install(), state(fs=fs))
+    config = {
+        "dispatcher-cpu-request": "0.2",
+        "dispatcher-cpu-limit": "1",
+        "dispatcher-memory-request": "256Mi",
+        "dispatcher-memory-limit": "",
+    }
+
+    out = ctx.run(ctx.on.config_changed(), state(config=config, fs=fs))
+
+    assert dispatcher_resources(fake_k8s) == {
+        "requests": {"cpu": "0.2", "memory": "256Mi"},
+        "limits": {"cpu": "1"},
+    }
+    assert out.unit_status == testing.WaitingStatus("controller starting")
+
+
+def test_resources_already_in_place_cost_one_get_and_no_write(ctx, fs, fake_k8s):
+    fake_k8s.add(
+        juju_statefulset(
+            {"requests": {"cpu": "0.05", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+        )
+    )
+    fake_k8s.reset_log()
+
+    ctx.run(ctx.on.config_changed(), state(fs=fs))
+
+    assert [(r.verb, r.kind) for r in fake_k8s.requests] == [("get", "StatefulSet")]
+
+
+def test_non_leader_never_touches_the_statefulset(ctx, fs, fake_k8s):
+    ctx.run(
+        ctx.on.config_changed(), state(leader=False, config={"dispatcher-cpu-limit": "2"}, fs=fs)
+    )
+    assert fake_k8s.requests == []
+    assert dispatcher_resources(fake_k8s) == {}
+
+
+@pytest.mark.parametrize(
+    ("config", "option"),
+    [
+        ({"dispatcher-cpu-request": "lots"}, "dispatcher-cpu-request"),
+        ({"dispatcher-memory-limit": "1 Gi"}, "dispatcher-memory-limit"),
+        ({"dispatcher-memory-request": "1Gi"}, "dispatcher-memory-request"),  # above 512Mi
+    ],
+)
+def test_invalid_resource_option_is_blocked_naming_it(ctx, fs, fake_k8s, config, option):
+    out = ctx.run(ctx.on.config_changed(), state(config=config, fs=fs))
+    assert out.unit_status.name == "blocked"
+    assert out.unit_status.message.startswith(f"invalid config {option}: ")
+    assert out.unit_status.message.endswith(f"juju config resource-dispatcher {option}=...")
+    assert out.app_status == out.unit_status
+    assert fake_k8s.requests == []
+
+
+def test_statefulset_forbidden_is_blocked_with_juju_trust_but_dispatching_goes_on(
+    ctx, fs, fake_k8s
+):
+    fake_k8s.inject_fault(verb="get", kind="StatefulSet", status=403)
+    rel = manifest_relation("secrets", [s3_secret()])
+
+    out = ctx.run(ctx.on.install(), state(relations=(rel,), fs=fs))
+
+    assert out.unit_status.name == "blocked"
+    assert out.unit_status.message.endswith("juju trust resource-dispatcher --scope=cluster")
+    assert [m["manifest"]["metadata"]["name"] for m in pushed_manifests(ctx, out)] == [
+        "mlpipeline-minio-artifact"
+    ]
+
+
+def test_statefulset_server_error_is_waiting(ctx, fs, fake_k8s):
+    fake_k8s.inject_fault(verb="patch", kind="StatefulSet", status=500)
+    out = ctx.run(ctx.on.config_changed(), state(fs=fs))
+    assert out.unit_status.name == "waiting"
+    assert "will retry" in out.unit_status.message
+
+
+def test_missing_statefulset_is_skipped(ctx, fs, fake_k8s):
+    fake_k8s.delete(StatefulSet, APP, namespace=MODEL.name)
+    fake_k8s.reset_log()
+    out = ctx.run(ctx.on.install(), state(fs=fs))
+    assert out.unit_status == testing.WaitingStatus("controller starting")

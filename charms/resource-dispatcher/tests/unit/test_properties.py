@@ -9,10 +9,19 @@ from pathlib import Path
 from dispatcher.handoff import HandoffError, decode_manifests
 from hypothesis import given
 from hypothesis import strategies as st
+from kfcharm.resources import resource_option_names
+from kfcharm.testing import FakeKubernetes
 from ops import testing
 
 from tests.unit.cluster import s3_secret
-from tests.unit.conftest import container, manifest_relation, pushed_manifests, state
+from tests.unit.conftest import (
+    MODEL,
+    container,
+    juju_statefulset,
+    manifest_relation,
+    pushed_manifests,
+    state,
+)
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
 json_value = st.recursive(
@@ -55,6 +64,10 @@ configs = st.fixed_dictionaries(
         "target-namespace-label": st.text(max_size=40),
         "metrics-port": st.integers(-5, 70000),
         "log-level": st.sampled_from(["info", "debug", "LOUD", "", "warning"]),
+        **{
+            option: st.sampled_from(["", "1", "100m", "0.5", "2Gi", "64Mi", "lots", "-1", " "])
+            for option in resource_option_names("dispatcher")
+        },
     },
 )
 endpoints = st.sampled_from(
@@ -79,7 +92,12 @@ def test_random_config_and_relation_data_never_raise(
     for path in fs.values():
         path.mkdir()
 
-    out = ctx.run(ctx.on.relation_changed(rel), state(config=config, relations=(good, rel), fs=fs))
+    fake = FakeKubernetes(namespace=MODEL.name)
+    fake.add(juju_statefulset())
+    with fake.installed():
+        out = ctx.run(
+            ctx.on.relation_changed(rel), state(config=config, relations=(good, rel), fs=fs)
+        )
 
     assert out.unit_status.name in ("active", "blocked", "waiting", "maintenance")
     pushed = pushed_manifests(ctx, out)

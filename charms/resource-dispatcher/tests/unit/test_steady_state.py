@@ -1,4 +1,7 @@
-"""Steady state: update-status pushes nothing, replans nothing, and makes no Kubernetes request.
+"""Steady state: update-status pushes nothing, replans nothing, and writes nothing to Kubernetes.
+
+The leader's only request is one GET of its StatefulSet (are the container resources still
+the configured ones?).
 
 Run with `-s` to print the measured numbers.
 """
@@ -43,7 +46,8 @@ def test_update_status_in_steady_state_writes_nothing(ctx, fs, fake_k8s):
     )
 
     assert {name: snapshot(path) for name, path in fs.items()} == before
-    assert fake_k8s.requests == []
+    assert [(r.verb, r.kind) for r in fake_k8s.requests] == [("get", "StatefulSet")]
+    assert fake_k8s.writes() == []
     assert out.unit_status.name == "active"
     print(
         f"\ncharm K8s requests: install {install_requests} ({install_bytes} bytes), "

@@ -190,6 +190,7 @@ class _Event:
     group: str
     kind: str
     data: dict
+    previous: dict | None = None  # the object before a MODIFIED event
 
 
 @dataclass
@@ -1022,12 +1023,16 @@ class FakeKubernetes:
     def _store(self, key: _Key, cls: type, kind: _Kind, data: dict, event: str) -> None:
         self._s.resource_version += 1
         data["metadata"]["resourceVersion"] = str(self._s.resource_version)
+        before = self._s.objects.get(key)
         self._s.objects[key] = _Stored(cls, data)
-        self._record(event, kind.group, kind.kind, data)
+        previous = before.data if before is not None and event == "MODIFIED" else None
+        self._record(event, kind.group, kind.kind, data, previous)
 
-    def _record(self, event: str, group: str, kind: str, data: dict) -> None:
+    def _record(
+        self, event: str, group: str, kind: str, data: dict, previous: dict | None = None
+    ) -> None:
         rv = int(data["metadata"]["resourceVersion"])
-        self._s.events.append(_Event(rv, event, group, kind, data))
+        self._s.events.append(_Event(rv, event, group, kind, data, previous))
         self._s.changed.notify_all()
 
     def _remove(self, key: _Key) -> None:
@@ -1078,13 +1083,24 @@ class FakeKubernetes:
             self._require_kind(kind, "watch", None)
             return {}
 
-        def wanted(event: _Event) -> bool:
+        def seen_as(event: _Event) -> str | None:
+            """The event type this watch reports, or None when it reports nothing.
+
+            As on a real API server, an object modified into the selector arrives as ADDED
+            and one modified out of it as DELETED.
+            """
             if (event.group, event.kind) != (kind.group, kind.kind):
-                return False
+                return None
             event_ns = event.data["metadata"].get("namespace")
             if kind.namespaced and namespace not in (None, ALL_NS) and event_ns != namespace:
-                return False
-            return _selected(event.data, labels, fields)
+                return None
+            now = _selected(event.data, labels, fields)
+            if event.type != "MODIFIED" or event.previous is None:
+                return event.type if now else None
+            before = _selected(event.previous, labels, fields)
+            if now:
+                return "MODIFIED" if before else "ADDED"
+            return "DELETED" if before else None
 
         with self._s.lock:
             self._request("watch", kind, None, namespace, None, handler)
@@ -1116,8 +1132,9 @@ class FakeKubernetes:
                         return
                     continue
             for event in pending:
-                if wanted(event):
-                    yield event.type, _decode(res, _clone(self._output(kind, event.data)))
+                seen = seen_as(event)
+                if seen is not None:
+                    yield seen, _decode(res, _clone(self._output(kind, event.data)))
                     delivered += 1
                     if limit is not None and delivered >= limit:
                         return

@@ -126,8 +126,7 @@ class KatibCharm(ops.CharmBase):
     def _on_remove(self, _: ops.RemoveEvent) -> None:
         # Removing the application deletes what only Katib's pods need (webhooks, Services,
         # ConfigMaps, RBAC), never the CRDs, so every Experiment survives a reinstall.
-        # No reconcile in this hook (it would re-create them): the status stays as it is.
-        self._keep_current_status()
+        # The Reconciler holds in this hook (no reconcile re-creating them; status kept).
         if not self.unit.is_leader() or self.app.planned_units() > 0:
             return
         try:
@@ -137,8 +136,7 @@ class KatibCharm(ops.CharmBase):
             logger.warning("could not clean up Katib objects on removal: %s", err)
 
     def _on_purge_crds_action(self, event: ops.ActionEvent) -> None:
-        # No reconcile in this hook: it would re-create the CRDs just deleted.
-        self._keep_current_status()
+        # The Reconciler holds in action hooks: nothing re-creates the CRDs just deleted.
         if not event.params.get("confirm"):
             event.fail(
                 "refusing to delete every Experiment, Trial and Suggestion: pass confirm=true"
@@ -337,16 +335,6 @@ class KatibCharm(ops.CharmBase):
             scope=scope,
             resource_types=kinds,
         )
-
-    def _keep_current_status(self) -> None:
-        """End this hook without reconciling, the status staying what it is."""
-        outcome = Outcome()
-        unsettable = (ops.UnknownStatus, ops.ErrorStatus)
-        if not isinstance(self.unit.status, unsettable):
-            outcome.add(self.unit.status)
-        if self.unit.is_leader() and not isinstance(self.app.status, unsettable):
-            outcome.add(self.app.status, app=True)
-        self.reconciler.set_outcome(outcome)
 
     def _relation_status(self, err: RelationError) -> ops.StatusBase:
         """The status for a relation error, in the words this charm has always used."""

@@ -8,10 +8,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Literal
 
 import yaml
-from kfcharm.resources import ContainerResources, ResourceConfigError, is_quantity
+from kfcharm.resources import (
+    ContainerResources,
+    ResourceConfigError,
+    is_quantity,
+    resource_option_names,
+)
 from lightkube.utils.quantity import parse_quantity
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
@@ -71,6 +77,11 @@ _TRIAL_RESOURCE = re.compile(
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _RESERVED_PORTS = {DB_MANAGER_PORT: "the db-manager gRPC port", HEALTH_PORT: "the health port"}
 
+#: Model fields of the `<container>-{cpu,memory}-{request,limit}` options.
+_RESOURCE_FIELDS = tuple(
+    option.replace("-", "_") for name in CONTAINERS for option in resource_option_names(name)
+)
+
 AccessMode = Literal["ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
 
 
@@ -126,6 +137,16 @@ def parse_image_overrides(option: str, raw: str, known: Mapping[str, str]) -> di
             raise ConfigError(option, f"{key}: {str(image)[:60]!r} is not an image reference")
         images[key] = image
     return images
+
+
+def _quantity(value: str) -> Decimal | None:
+    """The value of a Kubernetes quantity, or None if it is not one or is too large to use."""
+    if not is_quantity(value):
+        return None
+    try:
+        return parse_quantity(value)
+    except ValueError:  # beyond Decimal's precision, e.g. 1e99999
+        return None
 
 
 def _port(value: int) -> int:
@@ -196,8 +217,18 @@ class KatibCharmConfig(BaseModel):
     @classmethod
     def _check_size(cls, value: str) -> str:
         value = value.strip()
-        if not is_quantity(value) or not parse_quantity(value):
+        quantity = _quantity(value)
+        if quantity is None or quantity <= 0:
             raise ValueError("must be a positive Kubernetes quantity, e.g. 5Gi")
+        return value
+
+    @field_validator(*_RESOURCE_FIELDS)
+    @classmethod
+    def _check_resource_size(cls, value: str) -> str:
+        # ContainerResources.from_config checks the syntax and names the option; a quantity
+        # too large to compare would escape it as a bare ValueError naming no option.
+        if is_quantity(value.strip()) and _quantity(value.strip()) is None:
+            raise ValueError(f"{value.strip()[:30]!r} is too large a quantity")
         return value
 
     @field_validator("user_id_header")

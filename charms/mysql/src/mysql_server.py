@@ -193,8 +193,8 @@ class MysqlConfig:
     @property
     def memory_limit_bytes(self) -> int | None:
         """The database container's memory limit in bytes, if one is set."""
-        limit = self.resources()[MYSQL_CONTAINER].memory_limit
-        return int(parse_quantity(limit)) if limit else None
+        limit = parse_quantity(self.resources()[MYSQL_CONTAINER].memory_limit or None)
+        return None if limit is None else int(limit)
 
     @property
     def buffer_pool_bytes(self) -> int:

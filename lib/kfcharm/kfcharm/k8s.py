@@ -387,13 +387,17 @@ def load_manifests(
 
 def _jinja_env(loader: jinja2.BaseLoader | None) -> jinja2.Environment:
     # Autoescaping is for HTML; these templates produce YAML.
-    return jinja2.Environment(  # noqa: S701
+    env = jinja2.Environment(  # noqa: S701
         loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # `tojson` would write characters outside the BMP as surrogate-pair escapes, which YAML
+    # parsers reject; JSON text (a YAML subset) may carry them as they are.
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    return env
 
 
 def _context_dict(context: Mapping[str, Any] | Any) -> dict[str, Any]:

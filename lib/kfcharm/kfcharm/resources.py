@@ -80,6 +80,11 @@ class ContainerResources:
                 raise ResourceConfigError(
                     option, f"{value!r} is not a Kubernetes quantity (e.g. 100m, 1, 512Mi, 2Gi)"
                 )
+            if value:
+                try:
+                    _value(value)
+                except (ValueError, ArithmeticError):
+                    raise ResourceConfigError(option, f"{value!r} is too large") from None
             values[field.replace("-", "_")] = value
         resources = cls(**values)
         for kind in ("cpu", "memory"):

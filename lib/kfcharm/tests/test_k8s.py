@@ -745,3 +745,12 @@ def test_plain_json_conversion_handles_datetimes_and_rejects_unknown_types():
     assert k8s._to_plain({"at": stamp, "gone": None}) == {"at": "2024-01-02T03:04:05Z"}
     with pytest.raises(TypeError, match="cannot serialise"):
         k8s._to_plain({"x": object()})
+
+
+def test_tojson_carries_characters_outside_the_bmp(tmp_path):
+    (tmp_path / "cm.yaml.j2").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+        "data: {proxy: {{ value | tojson }}}\n"
+    )
+    [obj] = load_templates(tmp_path, {"value": "\U00010000 and \u00e9"})
+    assert obj.data == {"proxy": "\U00010000 and \u00e9"}

@@ -151,3 +151,9 @@ def test_forbidden_surfaces_as_typed_error(fake_k8s):
         apply_container_resources(
             fake_k8s, "app", "model", {"workload": ContainerResources(cpu_request="1")}
         )
+
+
+def test_absurdly_large_quantity_names_the_option():
+    with pytest.raises(ResourceConfigError) as err:
+        ContainerResources.from_config({"ui-cpu-limit": "1e99999"}, "ui")
+    assert err.value.option == "ui-cpu-limit"

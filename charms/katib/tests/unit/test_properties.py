@@ -35,7 +35,17 @@ PORT_OPTIONS = {"webhook-port", "metrics-port", "ui-port"}
 text = st.one_of(
     st.text(max_size=60),
     st.sampled_from(
-        ["{random: img}", "[1, 2]", "{: }", "ReadWriteOnce", "5Gi", "100m", "0.5", "1e3"]
+        [
+            "{random: img}",
+            "[1, 2]",
+            "{: }",
+            "ReadWriteOnce",
+            "5Gi",
+            "100m",
+            "0.5",
+            "1e3",
+            "1e99999",
+        ]
     ),
 )
 

@@ -45,10 +45,12 @@ def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mariadb_server
 
 MODEL = testing.Model(name="kubeflow", uuid=str(uuid.uuid4()))
 
-# Places where a credential legitimately appears: the 0600 files the workloads read them from.
+# Places where a credential legitimately appears: the 0600 files the workloads read them from
+# (the root password file also as seen through a test's mount of /etc/mysql-charm).
 CREDENTIAL_FILES = (
-    "file:mysql:*/etc/mysql-charm/root-password*",
-    "file:mysqld-exporter:*/etc/mysqld-exporter/my.cnf*",
+    "file:mysql:/etc/mysql-charm/root-password",
+    "file:mysql:/etc/mysql-charm/root-password (mount *)",
+    "file:mysqld-exporter:/etc/mysqld-exporter/my.cnf",
 )
 
 

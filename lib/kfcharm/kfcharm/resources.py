@@ -84,7 +84,9 @@ class ContainerResources:
                 try:
                     _value(value)
                 except (ValueError, ArithmeticError):
-                    raise ResourceConfigError(option, f"{value!r} is too large") from None
+                    raise ResourceConfigError(
+                        option, f"{value!r} is not a quantity Kubernetes can use here"
+                    ) from None
             values[field.replace("-", "_")] = value
         resources = cls(**values)
         for kind in ("cpu", "memory"):

@@ -153,7 +153,8 @@ def test_forbidden_surfaces_as_typed_error(fake_k8s):
         )
 
 
-def test_absurdly_large_quantity_names_the_option():
+@pytest.mark.parametrize("value", ["1e99999", "1E3", "1" * 40])
+def test_unparsable_quantity_names_the_option(value):
     with pytest.raises(ResourceConfigError) as err:
-        ContainerResources.from_config({"ui-cpu-limit": "1e99999"}, "ui")
+        ContainerResources.from_config({"ui-cpu-request": "1", "ui-cpu-limit": value}, "ui")
     assert err.value.option == "ui-cpu-limit"

@@ -649,6 +649,21 @@ def test_get_password(ctx, username, key):
         assert ctx.action_results.get("secret-id") == (secret.id if leader else None)
 
 
+def test_actions_leave_the_status_as_it_was(ctx, fake_db, tmp_path):
+    blocked = testing.BlockedStatus("invalid config max-connections: must be between 10 and 10000")
+    state = base_state(
+        secrets=[system_secret()],
+        mounts=storage_mount(tmp_path),
+        unit_status=blocked,
+        app_status=blocked,
+    )
+    out = ctx.run(ctx.on.action("list-backups"), state)
+
+    assert out.unit_status == blocked
+    assert out.app_status == blocked
+    assert fake_db.calls == []
+
+
 def test_set_password_must_run_on_the_leader(ctx):
     state = base_state(leader=False, secrets=[system_secret()])
     with pytest.raises(testing.ActionFailed, match="juju run mysql/leader set-password"):

@@ -350,3 +350,39 @@ def test_unknown_k8s_object_type_is_an_error() -> None:
 def test_empty_secret_is_rejected(secrets: list[Any]) -> None:
     with pytest.raises(ValueError, match="non-empty strings"):
         find_leaks(State(), secrets)
+
+
+def test_recording_context_keeps_outputs_and_finds_secret_values():
+    import ops
+    from kfcharm.testing import RecordingContext, juju_secret_values
+    from ops import testing
+
+    class Leaky(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            framework.observe(self.on.config_changed, self._on_config_changed)
+            framework.observe(self.on.update_status, self._on_update_status)
+
+        def _on_config_changed(self, _: ops.EventBase) -> None:
+            content = self.model.get_secret(label="creds").get_content()
+            self.unit.status = ops.ActiveStatus(f"password is {content['password']}")
+
+        def _on_update_status(self, _: ops.EventBase) -> None:
+            raise RuntimeError("boom")
+
+    ctx = RecordingContext(Leaky, meta={"name": "leaky"})
+    secret = testing.Secret({"password": "hunter2-hunter2", "user": "bob"}, label="creds")
+    state = testing.State(secrets={secret})
+    ctx.run(ctx.on.config_changed(), state)
+    with pytest.raises(testing.errors.UncaughtCharmError):
+        ctx.run(ctx.on.update_status(), state)
+    assert len(ctx.outputs) == 2
+    assert ctx.outputs[1] is state
+    values = juju_secret_values(ctx.outputs, {"password"})
+    assert values == {"hunter2-hunter2"}
+    assert juju_secret_values(ctx.outputs, min_length=3) == {"hunter2-hunter2", "bob"}
+    assert juju_secret_values(ctx.outputs, lambda key: key.startswith("u"), min_length=3) == {
+        "bob"
+    }
+    leaks = find_leaks(ctx.outputs[0], values, ctx=ctx)
+    assert [leak.place for leak in leaks] == ["status:unit"]

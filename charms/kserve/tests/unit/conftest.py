@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from charm import KServeCharm
 from kfcharm.testing.fake_k8s import FakeKubernetes
-from kfcharm.testing.leaks import find_leaks
+from kfcharm.testing.leaks import RecordingContext, find_leaks
 from lightkube.models.apps_v1 import StatefulSetSpec
 from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
@@ -70,27 +70,14 @@ def amd64(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("kserve.unit_architecture", lambda: "amd64")
 
 
-class ScannedContext(testing.Context):
-    """A Context remembering every output state, for the leak scan after each test."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.outputs: list[testing.State] = []
-
-    def run(self, event: Any, state: testing.State) -> testing.State:  # type: ignore[override]
-        out = super().run(event, state)
-        self.outputs.append(out)
-        return out
-
-
 @pytest.fixture
-def ctx(fake_k8s: FakeKubernetes) -> Iterator[ScannedContext]:
+def ctx(fake_k8s: FakeKubernetes) -> Iterator[RecordingContext]:
     """A Scenario context; after the test every output is scanned for the S3 credentials.
 
     The legacy object-storage databag carries the credentials by definition; nothing else may
     (statuses, logs, our databags, Pebble layers, files, non-Secret Kubernetes objects).
     """
-    context = ScannedContext(KServeCharm, app_name=APP)
+    context = RecordingContext(KServeCharm, app_name=APP)
     yield context
     for out in context.outputs:
         leaks = find_leaks(out, [ACCESS_KEY, SECRET_KEY], ctx=context, k8s=fake_k8s)

@@ -11,7 +11,7 @@ import pytest
 import s3_client
 from charm import ROOT_SECRET_LABEL, MinioCharm
 from kfcharm.testing.fake_k8s import FakeKubernetes
-from kfcharm.testing.leaks import find_leaks
+from kfcharm.testing.leaks import RecordingContext, find_leaks, juju_secret_values
 from lightkube.models.apps_v1 import StatefulSetSpec
 from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec, ResourceRequirements
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
@@ -108,42 +108,18 @@ ALWAYS_ALLOWED = (
 SECRET_KEYS = ("secret-key", "private-key")
 
 
-class ScannedContext(testing.Context):
-    """A Context that remembers every output state, for the leak scan after each test."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.outputs: list[testing.State] = []
-
-    def run(self, event: Any, state: testing.State) -> testing.State:  # type: ignore[override]
-        try:
-            out = super().run(event, state)
-        except Exception:
-            self.outputs.append(state)
-            raise
-        self.outputs.append(out)
-        return out
-
-
 def secret_values(states: list[testing.State]) -> set[str]:
     """Every credential value held in the Juju secrets of these states."""
-    values: set[str] = set()
-    for st in states:
-        for secret in st.secrets:
-            for content in (secret.tracked_content, secret.latest_content):
-                values.update(
-                    v for k, v in (content or {}).items() if k in SECRET_KEYS and len(v) >= 8
-                )
-    return values
+    return juju_secret_values(states, SECRET_KEYS)
 
 
 @pytest.fixture
-def ctx(request: pytest.FixtureRequest) -> Iterator[ScannedContext]:
+def ctx(request: pytest.FixtureRequest) -> Iterator[RecordingContext]:
     """A Scenario context; after the test, every output is scanned for leaked credentials.
 
     Mark a test `@pytest.mark.leak_allow("place-glob", ...)` to accept a deliberate exposure.
     """
-    context = ScannedContext(MinioCharm)
+    context = RecordingContext(MinioCharm)
     yield context
     marker = request.node.get_closest_marker("leak_allow")
     allow = [*ALWAYS_ALLOWED, *(marker.args if marker else ())]

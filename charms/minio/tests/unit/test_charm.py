@@ -8,7 +8,8 @@ import ops
 import pytest
 import yaml
 from charm import ROOT_SECRET_LABEL, MinioCharm
-from conftest import MODEL, ScannedContext, container, peers, root_secret, state
+from conftest import MODEL, container, peers, root_secret, state
+from kfcharm.testing.leaks import RecordingContext
 from ops import pebble, testing
 from s3_client import S3ConnectionError, S3Error
 from tls_fixtures import make_pki
@@ -458,7 +459,7 @@ def test_four_units_run_distributed_over_stable_names(ctx):
 
 
 def test_scaling_a_single_node_out_keeps_the_layout_and_says_why(ctx):
-    extra_unit = ScannedContext(MinioCharm, unit_id=2)
+    extra_unit = RecordingContext(MinioCharm, unit_id=2)
     out = extra_unit.run(
         ctx.on.update_status(),
         state(leader=False, planned_units=4, pool="1", secrets=(root_secret(),)),
@@ -470,7 +471,7 @@ def test_scaling_a_single_node_out_keeps_the_layout_and_says_why(ctx):
 
 
 def test_idle_unit_stops_a_running_server(ctx):
-    extra_unit = ScannedContext(MinioCharm, unit_id=1)
+    extra_unit = RecordingContext(MinioCharm, unit_id=1)
     running = container(
         layers={
             "minio": pebble.Layer(

@@ -14,7 +14,7 @@ import provisioning
 import pytest
 from charm import MysqlCharm
 from kfcharm.testing.fake_k8s import FakeKubernetes
-from kfcharm.testing.leaks import find_leaks
+from kfcharm.testing.leaks import RecordingContext, find_leaks, juju_secret_values
 from lightkube.models.apps_v1 import StatefulSetSpec
 from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
@@ -220,34 +220,15 @@ def juju_statefulset(app: str = "mysql") -> StatefulSet:
     )
 
 
-class ScannedContext(testing.Context):
-    """A Context that keeps every output state, so that each test's outputs are leak-scanned."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.outputs: list[testing.State] = []
-
-    def run(self, event: Any, state: testing.State) -> testing.State:  # type: ignore[override]
-        out = super().run(event, state)
-        self.outputs.append(out)
-        return out
-
-
-def secret_values(state: testing.State) -> list[str]:
+def secret_values(state: testing.State) -> set[str]:
     """Every password held in the state's Juju secrets."""
-    values = []
-    for secret in state.secrets:
-        for content in (secret.tracked_content, secret.latest_content):
-            for key, value in (content or {}).items():
-                if "password" in key and value:
-                    values.append(value)
-    return values
+    return juju_secret_values([state], lambda key: "password" in key, min_length=1)
 
 
 @pytest.fixture
 def ctx(request: pytest.FixtureRequest, fake_db: FakeDatabase, fake_k8s: FakeKubernetes):
     """The charm's Context; after the test, every output is scanned for leaked credentials."""
-    context = ScannedContext(MysqlCharm)
+    context = RecordingContext(MysqlCharm)
     yield context
     allow = list(CREDENTIAL_FILES)
     marker = request.node.get_closest_marker("leak_allow")

@@ -12,7 +12,7 @@ import pytest
 import resource_dispatcher as rd
 from charm import ResourceDispatcherCharm
 from kfcharm.testing import FakeKubernetes
-from kfcharm.testing.leaks import find_leaks
+from kfcharm.testing.leaks import RecordingContext, find_leaks
 from lightkube.models.apps_v1 import StatefulSetSpec
 from lightkube.models.core_v1 import Container as K8sContainer
 from lightkube.models.core_v1 import PodSpec, PodTemplateSpec, ResourceRequirements
@@ -73,30 +73,13 @@ def fake_k8s(monkeypatch: pytest.MonkeyPatch) -> FakeKubernetes:
     return fake
 
 
-class ScannedContext(testing.Context):
-    """A Context that remembers every output state, for the leak scan after each test."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.outputs: list[testing.State] = []
-
-    def run(self, event: Any, state: testing.State) -> testing.State:  # type: ignore[override]
-        try:
-            out = super().run(event, state)
-        except Exception:
-            self.outputs.append(state)
-            raise
-        self.outputs.append(out)
-        return out
-
-
 @pytest.fixture
-def ctx(request: pytest.FixtureRequest, fake_k8s: FakeKubernetes) -> Iterator[ScannedContext]:
+def ctx(request: pytest.FixtureRequest, fake_k8s: FakeKubernetes) -> Iterator[RecordingContext]:
     """A Scenario context; after the test every output is scanned for the S3 credentials.
 
     Mark a test `@pytest.mark.leak_allow("place-glob", ...)` to accept a deliberate exposure.
     """
-    context = ScannedContext(ResourceDispatcherCharm, app_name=APP)
+    context = RecordingContext(ResourceDispatcherCharm, app_name=APP)
     yield context
     marker = request.node.get_closest_marker("leak_allow")
     allow = [*ALWAYS_ALLOWED, *(marker.args if marker else ())]

@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .fake_k8s import KUBERNETES_VERSION, FakeKubernetes, RequestRecord
-    from .leaks import find_leaks
+    from .leaks import RecordingContext, find_leaks, juju_secret_values
     from .promtool import promtool_test
 
 __all__ = [
     "KUBERNETES_VERSION",
     "FakeKubernetes",
+    "RecordingContext",
     "RequestRecord",
     "find_leaks",
+    "juju_secret_values",
     "promtool_test",
 ]
 
@@ -31,6 +33,8 @@ _LAZY = {
     "FakeKubernetes": ".fake_k8s",
     "RequestRecord": ".fake_k8s",
     "find_leaks": ".leaks",
+    "RecordingContext": ".leaks",
+    "juju_secret_values": ".leaks",
     "promtool_test": ".promtool",
 }
 

@@ -262,3 +262,61 @@ def _scan_context(
         scan(f"action-log[{i}]", line)
     if ctx.action_results:
         scan_tree("action-results", ctx.action_results)
+
+
+class RecordingContext(Context):
+    """An ops.testing `Context` that keeps every state a test produced, for a leak scan.
+
+    `outputs` holds each run's output state, or the input state of a run that raised (so a
+    failing hook's inputs are still scanned). Use it in a fixture and scan after the test::
+
+        context = RecordingContext(MyCharm)
+        yield context
+        for out in context.outputs:
+            assert find_leaks(out, secrets, ctx=context, k8s=fake) == []
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.outputs: list[State] = []
+
+    def run(self, event: Any, state: State) -> State:  # type: ignore[override]
+        """Run like `Context.run` and remember the resulting state."""
+        try:
+            out = super().run(event, state)
+        except Exception:
+            self.outputs.append(state)
+            raise
+        self.outputs.append(out)
+        return out
+
+
+def juju_secret_values(
+    states: Iterable[State],
+    keys: Callable[[str], bool] | Iterable[str] | None = None,
+    *,
+    min_length: int = 8,
+) -> set[str]:
+    """Values held in the Juju secrets of `states` (tracked and latest revisions).
+
+    Args:
+        states: the states to read.
+        keys: which content keys count (a predicate or a collection; None: every key).
+        min_length: shorter values are skipped (they would match by accident).
+    """
+    if keys is None:
+        wanted: Callable[[str], bool] = lambda _key: True  # noqa: E731
+    elif callable(keys):
+        wanted = keys
+    else:
+        chosen = set(keys)
+        wanted = chosen.__contains__
+    values: set[str] = set()
+    for state in states:
+        for secret in state.secrets:
+            for content in (secret.tracked_content, secret.latest_content):
+                pairs: dict[str, Any] = dict(content or {})
+                for key, value in pairs.items():
+                    if wanted(key) and isinstance(value, str) and len(value) >= min_length:
+                        values.add(value)
+    return values

@@ -191,7 +191,10 @@ def _pod_defaults(options: Mapping[str, Any], prefix: str) -> ContainerResources
         value = str(options.get(option, "") or "").strip()
         if not value:
             raise ConfigError(option, "must be set (KServe puts it in every pod it creates)")
-        quantity = parse_quantity(value) if is_quantity(value) else None
+        try:
+            quantity = parse_quantity(value) if is_quantity(value) else None
+        except (ValueError, ArithmeticError):  # e.g. 1e999999999: out of Decimal's range
+            raise ConfigError(option, f"{value[:40]!r} is not a quantity Kubernetes can use") from None
         if quantity is not None and quantity <= 0:
             raise ConfigError(option, "must be greater than zero")
     return _controller_resources(options, prefix)
@@ -214,8 +217,12 @@ def _proxy(options: Mapping[str, Any], option: str) -> str:
         raise ConfigError(option, "must not contain whitespace")
     if not value.isascii():
         raise ConfigError(option, "must be ASCII (write international host names in punycode)")
-    parts = urlsplit(value if "://" in value else f"http://{value}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unbalanced or invalid [IPv6] literal
+        raise ConfigError(option, "must be a proxy URL such as http://proxy.example:3128") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigError(option, "must be a proxy URL such as http://proxy.example:3128")
     if parts.username or parts.password:
         # The value lands in a ClusterStorageContainer, readable cluster-wide.
@@ -242,7 +249,7 @@ def _custom_images(options: Mapping[str, Any]) -> dict[str, str]:
         return {}
     try:
         loaded = yaml.safe_load(raw)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # RecursionError: absurdly deep nesting
         raise ConfigError("custom-images", "not valid YAML or JSON") from None
     if loaded is None:
         return {}
@@ -540,8 +547,12 @@ def storage_from_s3(
     """
     host, use_https = "", True
     if endpoint:
-        parts = urlsplit(endpoint.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(endpoint.strip())
+            hostname = parts.hostname
+        except ValueError:  # e.g. an unbalanced or invalid [IPv6] literal
+            raise StorageDataError(relation, "endpoint", "expected an http(s) URL") from None
+        if parts.scheme not in ("http", "https") or not hostname:
             raise StorageDataError(relation, "endpoint", "expected an http(s) URL")
         if parts.username or parts.password:
             raise StorageDataError(relation, "endpoint", "must not embed credentials")
@@ -549,11 +560,11 @@ def storage_from_s3(
             port = parts.port
         except ValueError:
             raise StorageDataError(relation, "endpoint", "invalid port") from None
-        if not _HOST.match(parts.hostname):
+        if not _HOST.fullmatch(hostname):
             raise StorageDataError(relation, "endpoint", "invalid host name")
-        host = f"{parts.hostname}:{port}" if port else parts.hostname
+        host = f"{hostname}:{port}" if port else hostname
         use_https = parts.scheme == "https"
-    if region is not None and not re.match(r"^[a-z0-9][a-z0-9\-]{0,62}$", region):
+    if region is not None and not re.fullmatch(r"[a-z0-9][a-z0-9\-]{0,62}", region):
         raise StorageDataError(relation, "region", "expected a region name such as us-east-1")
     virtual = None if s3_uri_style is None else s3_uri_style == "host"
     ca = _pem_bundle(tls_ca_chain, relation) if tls_ca_chain else None
@@ -583,7 +594,7 @@ def storage_from_object_storage(
     Raises:
         StorageDataError: the service name is not a host name.
     """
-    if not _HOST.match(host):
+    if not _HOST.fullmatch(host):
         raise StorageDataError(relation, "service", "invalid host name")
     return StorageEndpoint(
         host=f"{host}:{port}",

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 # A Kubernetes resource quantity: a decimal number with an optional SI/binary suffix or
 # exponent (apimachinery's quantity grammar, without signs: resources are never negative).
 _QUANTITY = re.compile(
-    r"^(\d+(\.\d*)?|\.\d+)([eE]\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$", re.ASCII
+    r"(\d+(\.\d*)?|\.\d+)([eE]\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?", re.ASCII
 )
 _FIELDS = ("cpu-request", "cpu-limit", "memory-request", "memory-limit")
 
@@ -47,7 +47,7 @@ class ResourceConfigError(ValueError):
 
 def is_quantity(value: str) -> bool:
     """Whether `value` is a Kubernetes resource quantity such as ``100m``, ``1`` or ``2Gi``."""
-    return bool(_QUANTITY.match(value))
+    return bool(_QUANTITY.fullmatch(value))  # fullmatch: `$` would accept a trailing newline
 
 
 def resource_option_names(prefix: str) -> list[str]:

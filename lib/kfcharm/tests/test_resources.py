@@ -50,7 +50,7 @@ def test_quantities_accepted(value):
     assert is_quantity(value)
 
 
-@pytest.mark.parametrize("value", ["", "-1", "1 Gi", "lots", "2gb", "1.2.3"])
+@pytest.mark.parametrize("value", ["", "-1", "1 Gi", "lots", "2gb", "1.2.3", "1\n", "1Gi\n"])
 def test_non_quantities_rejected(value):
     assert not is_quantity(value)
 

@@ -68,8 +68,8 @@ ALLOWED_JOB_KEYS = frozenset(
     }
 )
 
-_JOB_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
-_TARGET = re.compile(r"^(?:\*|[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
+_JOB_NAME = re.compile(r"^[A-Za-z0-9_.:-]+\Z")
+_TARGET = re.compile(r"^(?:\*|[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})\Z")
 
 # Name of the group every provider sends, so `alert_rules` is never empty.
 _HOST_HEALTH_GROUP = "HostHealth"

@@ -64,8 +64,8 @@ T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 _OTHER_ROLE: dict[str, Role] = {"provides": "requires", "requires": "provides"}
-_INTERFACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_VERSION = re.compile(r"^v([0-9]+)$")
+_INTERFACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
+_VERSION = re.compile(r"^v([0-9]+)\Z")
 
 
 class SdiSchemaError(ValueError):

@@ -865,11 +865,13 @@ def test_label_selected_watch_sees_objects_enter_and_leave_the_selector():
     ]
 
 
-def test_names_with_a_trailing_newline_are_rejected():
+def test_label_values_with_a_trailing_newline_are_rejected():
     from lightkube.models.meta_v1 import ObjectMeta as Meta
     from lightkube.resources.core_v1 import ConfigMap as ConfigMapResource
 
     fake = FakeKubernetes(namespace="ns")
     with pytest.raises(ApiError) as err:
-        fake.create(ConfigMapResource(metadata=Meta(name="name\n", namespace="ns")))
+        fake.create(
+            ConfigMapResource(metadata=Meta(name="x", namespace="ns", labels={"a": "b\n"}))
+        )
     assert err.value.status.code == 422

@@ -70,11 +70,16 @@ DEFAULT_TRIAL_TEMPLATE_IMAGES: dict[str, str] = {
     "enas-cnn-cifar10": f"{REGISTRY}/enas-cnn-cifar10-cpu:{KATIB_VERSION}",
 }
 
-_IMAGE = re.compile(r"^[a-z0-9]+(?:[._\-/:@][A-Za-z0-9_.\-]+)*$")
+# [a-z0-9]+ then groups of a separator and 1+ name characters, written so that every
+# character has one way to match: the obvious `(?:[._\-/:@][A-Za-z0-9_.\-]+)*` backtracks
+# exponentially on e.g. "a" + "." * 60 + "!" and hangs the hook. Used with fullmatch.
+_IMAGE = re.compile(
+    r"[a-z0-9]+(?:[._\-/:@][A-Za-z0-9_.\-](?:[A-Za-z0-9_.\-]|[/:@](?=[A-Za-z0-9_.\-]))*)?"
+)
 _TRIAL_RESOURCE = re.compile(
     r"^[A-Z][A-Za-z0-9]*\.v[0-9]+[a-z0-9]*\.[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$"
 )
-_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # used with fullmatch
 _RESERVED_PORTS = {DB_MANAGER_PORT: "the db-manager gRPC port", HEALTH_PORT: "the health port"}
 
 #: Model fields of the `<container>-{cpu,memory}-{request,limit}` options.
@@ -105,7 +110,7 @@ def _yaml_map(option: str, raw: str) -> dict[Any, Any]:
         return {}
     try:
         data = yaml.safe_load(raw)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # RecursionError: absurdly deep nesting
         raise ConfigError(option, "not valid YAML") from None
     if data is None:
         return {}
@@ -133,7 +138,7 @@ def parse_image_overrides(option: str, raw: str, known: Mapping[str, str]) -> di
     for key, image in overrides.items():
         if not isinstance(key, str) or key not in known:
             raise ConfigError(option, f"unknown key {str(key)[:40]!r}; known: {', '.join(known)}")
-        if not isinstance(image, str) or not _IMAGE.match(image) or len(image) > 512:
+        if not isinstance(image, str) or len(image) > 512 or not _IMAGE.fullmatch(image):
             raise ConfigError(option, f"{key}: {str(image)[:60]!r} is not an image reference")
         images[key] = image
     return images
@@ -202,7 +207,7 @@ class KatibCharmConfig(BaseModel):
         if not items:
             raise ValueError("must list at least one Kind.version.group")
         for item in items:
-            if not _TRIAL_RESOURCE.match(item):
+            if not _TRIAL_RESOURCE.fullmatch(item):
                 raise ValueError(f"{item[:60]!r} is not Kind.version.group (e.g. Job.v1.batch)")
         return ",".join(items)
 
@@ -234,7 +239,7 @@ class KatibCharmConfig(BaseModel):
     @field_validator("user_id_header")
     @classmethod
     def _check_header(cls, value: str) -> str:
-        if not _HEADER.match(value):
+        if not _HEADER.fullmatch(value):
             raise ValueError("must be an HTTP header name")
         return value
 

@@ -194,7 +194,8 @@ def _pod_defaults(options: Mapping[str, Any], prefix: str) -> ContainerResources
         try:
             quantity = parse_quantity(value) if is_quantity(value) else None
         except (ValueError, ArithmeticError):  # e.g. 1e999999999: out of Decimal's range
-            raise ConfigError(option, f"{value[:40]!r} is not a quantity Kubernetes can use") from None
+            reason = f"{value[:40]!r} is not a quantity Kubernetes can use"
+            raise ConfigError(option, reason) from None
         if quantity is not None and quantity <= 0:
             raise ConfigError(option, "must be greater than zero")
     return _controller_resources(options, prefix)
@@ -217,13 +218,14 @@ def _proxy(options: Mapping[str, Any], option: str) -> str:
         raise ConfigError(option, "must not contain whitespace")
     if not value.isascii():
         raise ConfigError(option, "must be ASCII (write international host names in punycode)")
+    not_a_url = "must be a proxy URL such as http://proxy.example:3128"
     try:
         parts = urlsplit(value if "://" in value else f"http://{value}")
         hostname = parts.hostname
     except ValueError:  # e.g. an unbalanced or invalid [IPv6] literal
-        raise ConfigError(option, "must be a proxy URL such as http://proxy.example:3128") from None
+        raise ConfigError(option, not_a_url) from None
     if parts.scheme not in ("http", "https") or not hostname:
-        raise ConfigError(option, "must be a proxy URL such as http://proxy.example:3128")
+        raise ConfigError(option, not_a_url)
     if parts.username or parts.password:
         # The value lands in a ClusterStorageContainer, readable cluster-wide.
         raise ConfigError(option, "must not embed credentials (user:password@)")

@@ -35,8 +35,9 @@ LOCATION_KEYS = {
     "documentation": "documentationItems",
 }
 
-_HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Used with fullmatch: `$` would also match before a trailing newline.
+_HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _MAX_TEXT = 200
 _MAX_LINK = 2048
 
@@ -200,7 +201,7 @@ class DashboardConfig:
             ConfigError: naming the first invalid option and why.
         """
         header = str(options.get("userid-header", ""))
-        if not _HEADER.match(header):
+        if not _HEADER.fullmatch(header):
             raise ConfigError(
                 "userid-header", "must be an HTTP header name such as kubeflow-userid"
             )
@@ -211,7 +212,7 @@ class DashboardConfig:
         if not logout or any(ch.isspace() for ch in logout) or len(logout) > _MAX_LINK:
             raise ConfigError("logout-url", "must be a path or URL without spaces")
         configmap = str(options.get("dashboard-configmap", ""))
-        if len(configmap) > 253 or not _DNS_SUBDOMAIN.match(configmap):
+        if len(configmap) > 253 or not _DNS_SUBDOMAIN.fullmatch(configmap):
             raise ConfigError("dashboard-configmap", "must be a Kubernetes object name")
         registration = options.get("registration-flow", True)
         iframe = options.get("force-iframe", True)

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 from kfcharm.resources import ContainerResources, ResourceConfigError, is_quantity
+from lightkube.utils.quantity import parse_quantity
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONTROLLER_CONTAINER = "profile-controller"
@@ -90,14 +91,14 @@ class SecurityPolicy(str, Enum):
 def is_label_key(key: str) -> bool:
     """Whether `key` is a valid Kubernetes label key (``[prefix/]name``)."""
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return False
-    return bool(name) and len(name) <= 63 and bool(_LABEL_NAME.match(name))
+    return bool(name) and len(name) <= 63 and bool(_LABEL_NAME.fullmatch(name))
 
 
 def is_label_value(value: str) -> bool:
     """Whether `value` is a valid Kubernetes label value (empty allowed)."""
-    return value == "" or (len(value) <= 63 and bool(_LABEL_NAME.match(value)))
+    return value == "" or (len(value) <= 63 and bool(_LABEL_NAME.fullmatch(value)))
 
 
 def parse_yaml_text(text: str) -> Any:
@@ -186,7 +187,7 @@ class ProfilesConfig(BaseModel):
     @field_validator("userid_header")
     @classmethod
     def _header(cls, value: str) -> str:
-        if not _HEADER.match(value):
+        if not _HEADER.fullmatch(value):
             raise ValueError("must be an HTTP header name such as kubeflow-userid")
         return value
 
@@ -203,7 +204,7 @@ class ProfilesConfig(BaseModel):
     @classmethod
     def _principal(cls, value: str) -> str:
         value = value.strip()
-        if not _PRINCIPAL.match(value):
+        if not _PRINCIPAL.fullmatch(value):
             raise ValueError(
                 "must be an Istio principal <trust-domain>/ns/<namespace>/sa/<service-account>"
             )
@@ -461,7 +462,7 @@ class ProfileRequest:
             ActionParamError: naming the parameter and the problem.
         """
         name = params.get("name")
-        if not isinstance(name, str) or not _DNS_LABEL.match(name):
+        if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name):
             raise ActionParamError(
                 "name", "must be a DNS label: lowercase letters, digits and '-', at most 63"
             )
@@ -514,13 +515,23 @@ def _parse_quota(text: str) -> dict[str, str]:
             raise ActionParamError("resource-quota", f"invalid resource name {str(key)[:80]!r}")
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ActionParamError("resource-quota", f"{key}: quantity must be a string")
-        text_value = str(value)
-        if not is_quantity(text_value):
+        # Stripped: is_quantity's `$` lets a trailing newline through to the API server.
+        text_value = str(value).strip()
+        if not is_quantity(text_value) or not _parsable_quantity(text_value):
             raise ActionParamError(
                 "resource-quota", f"{key}: {text_value[:40]!r} is not a Kubernetes quantity"
             )
         quota[key] = text_value
     return quota
+
+
+def _parsable_quantity(value: str) -> bool:
+    """Whether lightkube (like the API server) can parse `value`: 1e999999999 it cannot."""
+    try:
+        parse_quantity(value)
+    except (ValueError, ArithmeticError):
+        return False
+    return True
 
 
 def summarize_profile(profile: Mapping[str, Any]) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class MinioConfig:
             raise ConfigError("console-port", f"must differ from port ({self.port})")
         if not isinstance(self.console, bool):
             raise ConfigError("console", f"must be true or false, got {self.console!r}")
-        if not isinstance(self.region, str) or not _REGION_RE.match(self.region):
+        if not isinstance(self.region, str) or not _REGION_RE.fullmatch(self.region):
             raise ConfigError(
                 "region", "must be lowercase letters, digits and hyphens (e.g. us-east-1)"
             )
@@ -462,7 +462,7 @@ def validate_bucket_name(name: Any) -> str:
     Raises:
         ValueError: with the reason.
     """
-    if not isinstance(name, str) or not _BUCKET_RE.match(name):
+    if not isinstance(name, str) or not _BUCKET_RE.fullmatch(name):
         raise ValueError(
             "bucket names are 3-63 lowercase letters, digits, dots and hyphens, "
             "starting and ending with a letter or digit"

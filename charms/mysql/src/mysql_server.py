@@ -64,7 +64,8 @@ _TESTING_POOL = 32 * 2**20
 
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 _USER_PASSWORD = re.compile(r"[A-Za-z0-9_.~!@%^*+=,:/-]{16,128}")
-_MYSQL_SIZE = re.compile(r"(\d+)([KMGkmg]?)")
+_MYSQL_SIZE = re.compile(r"(\d{1,20})([KMGkmg]?)", re.ASCII)
+MAX_BUFFER_POOL = 2**64 - 1  # innodb_buffer_pool_size maximum on 64-bit servers
 BACKUP_ID = re.compile(r"backup-\d{8}T\d{6}Z(-[A-Za-z0-9_-]{1,32})?")
 BACKUP_LABEL = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _RELATION_USER = re.compile(r"relation-(\d+)")
@@ -156,6 +157,8 @@ class MysqlConfig:
                 raise ConfigError("innodb-buffer-pool-size", str(err)) from None
             if pool < MIN_BUFFER_POOL:
                 raise ConfigError("innodb-buffer-pool-size", "must be at least 8M")
+            if pool > MAX_BUFFER_POOL:
+                raise ConfigError("innodb-buffer-pool-size", "is larger than MySQL allows")
             if limit is not None and pool > 0.8 * limit:
                 raise ConfigError(
                     "innodb-buffer-pool-size", "must be at most 80% of mysql-memory-limit"

@@ -30,9 +30,7 @@ logger = logging.getLogger(__name__)
 
 # A Kubernetes resource quantity: a decimal number with an optional SI/binary suffix or
 # exponent (apimachinery's quantity grammar, without signs: resources are never negative).
-_QUANTITY = re.compile(
-    r"(\d+(\.\d*)?|\.\d+)([eE]\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?", re.ASCII
-)
+_QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE]\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?", re.ASCII)
 _FIELDS = ("cpu-request", "cpu-limit", "memory-request", "memory-limit")
 
 

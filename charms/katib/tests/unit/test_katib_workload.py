@@ -302,3 +302,41 @@ def test_aggregated_roles_feed_the_kubeflow_profile_roles():
     assert roles["kubeflow-katib-view"].metadata.labels == {f"{prefix}kubeflow-view": "true"}
     view_verbs = {v for rule in roles["kubeflow-katib-view"].rules for v in rule.verbs}
     assert view_verbs == {"get", "list", "watch"}
+
+
+@pytest.mark.parametrize("value", ["[" * 5000, "{" * 5000, "a: " * 3000 + "b"])
+def test_absurdly_nested_yaml_is_a_config_error(value):
+    # PyYAML raises RecursionError (not a YAMLError) on deep nesting; it used to escape.
+    assert "suggestion-images" in message_for(suggestion_images=value)
+
+
+def test_image_check_does_not_backtrack_exponentially():
+    # The old pattern took minutes (and hung the hook) on a long run of separators.
+    import time
+
+    start = time.monotonic()
+    message = message_for(suggestion_images="{random: 'a" + "." * 80 + "!'}")
+    assert "not an image reference" in message
+    assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["registry.local:5000/katib/pbt@sha256:abc", "a..b", "a/b_c-d.e:v1", "r/A_b"],
+)
+def test_image_pattern_still_accepts_references(image):
+    assert katib.parse_image_overrides("o", f"{{random: {image!r}}}", {"random": "x"}) == {
+        "random": image
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        ({"suggestion_images": '{random: "registry.local/hyperopt:v1\\n"}'}, "suggestion-images"),
+        ({"user_id_header": "kubeflow-userid\n"}, "user-id-header"),
+    ],
+)
+def test_trailing_newline_is_rejected(options, option):
+    # `re.match(...$)` accepts a trailing newline, which would land in katib-config / env.
+    assert option in message_for(**options)

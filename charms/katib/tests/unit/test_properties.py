@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ops
+import pytest
 from conftest import MODEL, juju_statefulset, make_context, state
 from hypothesis import given
 from hypothesis import strategies as st
@@ -107,3 +108,19 @@ def test_random_relation_data_never_raises(data, ingress_versions):
         out = ctx.run(ctx.on.relation_changed(out.get_relation(ingress.id)), out)
     assert out.unit_status.name in ("active", "blocked", "waiting")
     assert out.unit_status != ops.ActiveStatus() or data.get("endpoints")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("suggestion-images", "[" * 5000),
+        ("trial-template-images", "{pytorch-mnist: 'a" + "." * 80 + "!'}"),
+        ("user-id-header", "kubeflow-userid\n"),
+    ],
+)
+def test_hostile_config_blocks_naming_the_option(option, value):
+    ctx = make_context()
+    with _fake().installed():
+        out = ctx.run(ctx.on.config_changed(), state(config={option: value}))
+    assert isinstance(out.unit_status, ops.BlockedStatus)
+    assert f"juju config katib {option}=" in out.unit_status.message

@@ -282,3 +282,56 @@ def test_templates_render_every_object_of_the_release():
     assert {"name": "HTTP_PROXY", "value": "http://proxy:3128"} in storage.spec["container"]["env"]
     sklearn = next(o for o in runtimes if o.metadata.name == "kserve-sklearnserver")
     assert "--model_name={{.Name}}" in sklearn.spec["containers"][0]["args"]
+
+
+# Inputs found by adversarial fuzzing that used to raise out of from_options/storage_from_s3
+# (ValueError from urlsplit/parse_quantity, RecursionError from PyYAML) instead of naming
+# the option.
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("http-proxy", "["),
+        ("http-proxy", "http://[::1"),
+        ("https-proxy", "[x]"),
+        ("https-proxy", "http://[not-an-ip]:3128"),
+        ("inferenceservice-cpu-request", "1e999999999"),
+        ("storage-initializer-memory-limit", "9" * 5000),
+        ("custom-images", "[" * 5000),
+        ("custom-images", "{" * 5000),
+    ],
+)
+def test_hostile_options_become_config_errors(option, value):
+    with pytest.raises(ks.ConfigError) as excinfo:
+        ks.KServeConfig.from_options({option: value})
+    assert excinfo.value.option == option
+
+
+@pytest.mark.parametrize("endpoint", ["http://[", "http://[::1", "https://[x]:9000"])
+def test_unparsable_s3_endpoint_is_a_storage_error(endpoint):
+    with pytest.raises(ks.StorageDataError) as excinfo:
+        ks.storage_from_s3(
+            access_key="a",
+            secret_key="b",
+            endpoint=endpoint,
+            region=None,
+            s3_uri_style=None,
+            tls_ca_chain=None,
+        )
+    assert excinfo.value.field == "endpoint"
+
+
+def test_trailing_newlines_do_not_slip_into_annotations():
+    # `$` matches before a final newline: the region and host checks must use fullmatch.
+    with pytest.raises(ks.StorageDataError, match="region"):
+        ks.storage_from_s3(
+            access_key="a",
+            secret_key="b",
+            endpoint=None,
+            region="us-east-1\n",
+            s3_uri_style=None,
+            tls_ca_chain=None,
+        )
+    with pytest.raises(ks.StorageDataError, match="service"):
+        ks.storage_from_object_storage(
+            access_key="a", secret_key="b", host="minio\n", port=9000, secure=False
+        )

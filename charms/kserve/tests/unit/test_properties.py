@@ -148,3 +148,55 @@ def test_random_dispatcher_relation_data_never_raises(manifest_data):
         relation,
     )
     assert out.unit_status.name in {"active", "blocked", "waiting", "maintenance"}
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("http-proxy", "http://[::1"),
+        ("https-proxy", "[x]"),
+        ("inferenceservice-cpu-request", "1e999999999"),
+        ("custom-images", "[" * 5000),
+    ],
+)
+def test_hostile_config_blocks_naming_the_option(option, value):
+    out = _run(
+        "config_changed",
+        testing.State(
+            leader=True,
+            config={option: value},
+            relations=[*gateway_relations(), testing.PeerRelation("kserve-peers")],
+            containers=[
+                testing.Container("kserve-controller", can_connect=True),
+                testing.Container("models-web-app", can_connect=True),
+            ],
+            model=MODEL,
+        ),
+    )
+    assert out.unit_status.name == "blocked"
+    assert option in out.unit_status.message
+
+
+@pytest.mark.parametrize("endpoint", ["http://[", "https://[x]:9000"])
+def test_unparsable_s3_endpoint_blocks(endpoint):
+    relation = testing.Relation(
+        "s3",
+        remote_app_name="minio",
+        remote_app_data={"access-key": "a", "secret-key": "b", "endpoint": endpoint},
+    )
+    out = _run(
+        "relation_changed",
+        testing.State(
+            leader=True,
+            relations=[*gateway_relations(), relation, testing.PeerRelation("kserve-peers")],
+            containers=[
+                testing.Container("kserve-controller", can_connect=True),
+                testing.Container("models-web-app", can_connect=True),
+            ],
+            model=MODEL,
+        ),
+        relation,
+    )
+    assert out.unit_status.name in {"active", "blocked", "waiting", "maintenance"}
+    if out.unit_status.name == "blocked":
+        assert "endpoint" in out.unit_status.message

@@ -180,3 +180,24 @@ def test_resources_come_from_the_container_options_and_drop_unset_values():
     resources = config(kubeflow_dashboard_memory_limit="").resources
     assert resources == ContainerResources(cpu_request="100m", memory_request="128Mi")
     assert resources.to_k8s() == {"requests": {"cpu": "100m", "memory": "128Mi"}}
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("userid-header", "kubeflow-userid\n"),
+        ("dashboard-configmap", "centraldashboard-config\n"),
+    ],
+)
+def test_trailing_newline_is_rejected(option, value):
+    # `re.match(...$)` accepts a trailing newline; it would reach the env / object name.
+    with pytest.raises(ConfigError) as err:
+        config(**{option.replace("-", "_"): value})
+    assert err.value.option == option
+
+
+@pytest.mark.parametrize("value", ["[" * 5000, "{" * 5000])
+def test_absurdly_nested_link_yaml_is_a_config_error(value):
+    with pytest.raises(ConfigError) as err:
+        config(additional_menu_links=value)
+    assert err.value.option == "additional-menu-links"

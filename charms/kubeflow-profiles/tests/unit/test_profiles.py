@@ -204,3 +204,38 @@ def test_summarize_profile_reports_owner_quota_and_failure():
         "resource-quota": {"cpu": "2"},
         "problem": "namespace taken",
     }
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("userid-header", "kubeflow-userid\n"),
+        ("namespace-labels", '{"team\\n": "a"}'),
+        ("namespace-labels", '{"team": "a\\n"}'),
+        ("namespace-labels", '{"example.com\\n/team": "a"}'),
+    ],
+)
+def test_trailing_newline_is_rejected(option, value):
+    # `re.match(...$)` accepts a trailing newline; it would reach labels / the env.
+    with pytest.raises(ConfigError) as err:
+        config(**{option.replace("-", "_"): value})
+    assert err.value.option == option
+
+
+def test_profile_name_with_trailing_newline_is_rejected():
+    with pytest.raises(ActionParamError) as err:
+        ProfileRequest.from_params({"name": "alice\n", "owner": "a"}, reserved=frozenset())
+    assert err.value.param == "name"
+
+
+def test_quota_quantities_are_stripped_and_must_parse():
+    request = ProfileRequest.from_params(
+        {"name": "a", "owner": "a", "resource-quota": '{"cpu": "4\\n"}'}, reserved=frozenset()
+    )
+    assert request.to_profile()["spec"]["resourceQuotaSpec"] == {"hard": {"cpu": "4"}}
+    with pytest.raises(ActionParamError) as err:
+        ProfileRequest.from_params(
+            {"name": "a", "owner": "a", "resource-quota": "cpu: 1e999999999"},
+            reserved=frozenset(),
+        )
+    assert err.value.param == "resource-quota"

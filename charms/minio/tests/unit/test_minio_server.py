@@ -278,3 +278,12 @@ def test_valid_bucket_names(name):
 def test_invalid_bucket_names(name):
     with pytest.raises(ValueError, match="bucket names"):
         validate_bucket_name(name)
+
+
+def test_region_and_bucket_with_trailing_newline_are_rejected():
+    # `re.match(...$)` accepts a trailing newline.
+    with pytest.raises(ConfigError) as err:
+        MinioConfig.from_options({"region": "us-east-1\n"})
+    assert err.value.option == "region"
+    with pytest.raises(ValueError, match="bucket names are"):
+        validate_bucket_name("models\n")

@@ -217,3 +217,17 @@ def test_dump_and_restore_commands_per_flavour():
     assert ms.dump_command("mariadb", ["a"], "/x.sql")[0] == "mariadb-dump"
     assert ms.restore_command("mysql", "/x.sql")[0] == "mysql"
     assert ms.restore_command("mariadb", "/x.sql")[-1] == "--execute=source /x.sql"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9" * 5000,  # int() refuses > 4300 digits; the message named no fix
+        "99999999999999999999999999G",  # beyond what the server accepts
+        "\u0663\u0662M",  # Arabic-Indic digits: \d matches them without re.ASCII
+    ],
+)
+def test_unusable_buffer_pool_sizes_are_config_errors(value):
+    with pytest.raises(ms.ConfigError) as err:
+        ms.MysqlConfig(innodb_buffer_pool_size=value)
+    assert err.value.option == "innodb-buffer-pool-size"

@@ -16,7 +16,6 @@ from kfcharm.resources import (
     ContainerResources,
     ResourceConfigError,
     is_quantity,
-    resource_option_names,
 )
 from lightkube.utils.quantity import parse_quantity
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -81,11 +80,6 @@ _TRIAL_RESOURCE = re.compile(
 )
 _HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # used with fullmatch
 _RESERVED_PORTS = {DB_MANAGER_PORT: "the db-manager gRPC port", HEALTH_PORT: "the health port"}
-
-#: Model fields of the `<container>-{cpu,memory}-{request,limit}` options.
-_RESOURCE_FIELDS = tuple(
-    option.replace("-", "_") for name in CONTAINERS for option in resource_option_names(name)
-)
 
 AccessMode = Literal["ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
 
@@ -225,15 +219,6 @@ class KatibCharmConfig(BaseModel):
         quantity = _quantity(value)
         if quantity is None or quantity <= 0:
             raise ValueError("must be a positive Kubernetes quantity, e.g. 5Gi")
-        return value
-
-    @field_validator(*_RESOURCE_FIELDS)
-    @classmethod
-    def _check_resource_size(cls, value: str) -> str:
-        # ContainerResources.from_config checks the syntax and names the option; a quantity
-        # too large to compare would escape it as a bare ValueError naming no option.
-        if is_quantity(value.strip()) and _quantity(value.strip()) is None:
-            raise ValueError(f"{value.strip()[:30]!r} is too large a quantity")
         return value
 
     @field_validator("user_id_header")

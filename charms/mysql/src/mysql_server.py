@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from kfcharm.resources import ContainerResources, ResourceConfigError, resource_option_names
+from kfcharm.resources import ContainerResources, ResourceConfigError
 from lightkube.utils.quantity import parse_quantity
 
 MYSQL_CONTAINER = "mysql"
@@ -88,18 +88,6 @@ class ConfigError(ValueError):
 
 def _option(field_name: str) -> str:
     return field_name.replace("_", "-")
-
-
-def _check_parsable(option: str, value: str) -> None:
-    # kfcharm's quantity check lets through a few values (`1E3`, 30-digit numbers) that
-    # lightkube cannot parse, which would make comparing them raise: refuse them here.
-    if value.strip():
-        try:
-            parse_quantity(value.strip())
-        except ValueError:
-            raise ConfigError(
-                option, f"{value!r} is not a Kubernetes quantity (e.g. 100m, 1, 512Mi, 2Gi)"
-            ) from None
 
 
 def parse_mysql_size(value: str) -> int:
@@ -185,8 +173,6 @@ class MysqlConfig:
         options = {_option(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
         result = {}
         for container in (MYSQL_CONTAINER, EXPORTER_CONTAINER):
-            for option in resource_option_names(container):
-                _check_parsable(option, options[option])
             try:
                 result[container] = ContainerResources.from_config(options, container)
             except ResourceConfigError as err:

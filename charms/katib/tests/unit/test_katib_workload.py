@@ -56,7 +56,7 @@ def test_defaults_are_valid_and_match_upstream_ports():
             "not a Kubernetes quantity",
         ),
         ({"katib_ui_memory_limit": "huge"}, "katib-ui-memory-limit", "'huge'"),
-        ({"katib_ui_cpu_limit": "1e99999"}, "katib-ui-cpu-limit", "too large"),
+        ({"katib_ui_cpu_limit": "1e99999"}, "katib-ui-cpu-limit", "Kubernetes can use"),
         ({"pbt_storage_size": "1e99999"}, "pbt-storage-size", "positive"),
         (
             {"katib_db_manager_memory_request": "2Gi", "katib_db_manager_memory_limit": "1Gi"},
